@@ -1,0 +1,44 @@
+//! `ackctl`: create and operate elastic Kubernetes clusters on Alibaba Cloud, or on the local
+//! emulator that stands in for it.
+
+mod emulator;
+// mod quickstart;
+
+use clap::{Parser, Subcommand};
+
+/// Create and operate elastic Kubernetes clusters on Alibaba Cloud.
+///
+/// Every command talks to Alibaba Cloud through its OpenAPI. Point it at the local emulator
+/// (`ackctl emulator`) with --alibaba-endpoint or ACKCTL_ALIBABA_ENDPOINT to work offline.
+#[derive(Debug, Parser)]
+#[command(name = "ackctl", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `aliyun=debug,info`.
+    #[arg(long, global = true, env = "ACKCTL_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the local Alibaba Cloud emulator (ECS and ESS), or benchmark it.
+    Emulator(emulator::EmulatorCommand),
+
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).map_err(|e| anyhow::anyhow!("invalid --log filter {:?}: {e}", cli.log))?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Emulator(cmd) => emulator::run(cmd).await,
+        }
+    })
+}
