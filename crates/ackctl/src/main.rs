@@ -6,12 +6,22 @@ mod emulator;
 
 use clap::{Parser, Subcommand};
 
+// The emulator and server allocate many small, short-lived buffers per request; mimalloc serves
+// them markedly faster than glibc's allocator on this workload (see `ackctl emulator bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Create and operate elastic Kubernetes clusters on Alibaba Cloud.
 ///
 /// Every command talks to Alibaba Cloud through its OpenAPI. Point it at the local emulator
 /// (`ackctl emulator`) with --alibaba-endpoint or ACKCTL_ALIBABA_ENDPOINT to work offline.
 #[derive(Debug, Parser)]
-#[command(name = "ackctl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ackctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     /// Log filter, e.g. `info`, `debug`, `aliyun=debug,info`.
     #[arg(long, global = true, env = "ACKCTL_LOG", default_value = "info")]
@@ -25,17 +35,21 @@ struct Cli {
 enum Command {
     /// Run the local Alibaba Cloud emulator (ECS and ESS), or benchmark it.
     Emulator(emulator::EmulatorCommand),
-
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).map_err(|e| anyhow::anyhow!("invalid --log filter {:?}: {e}", cli.log))?)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .map_err(|e| anyhow::anyhow!("invalid --log filter {:?}: {e}", cli.log))?,
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Emulator(cmd) => emulator::run(cmd).await,

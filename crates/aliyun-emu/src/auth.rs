@@ -10,7 +10,7 @@
 //! with the same nonce is caught here rather than in production.
 
 use crate::error::{ApiError, ApiResult};
-use aliyun_signer::{SignableRequest, rpc_v1, roa_v1, sha256_hex, v3};
+use aliyun_signer::{SignableRequest, roa_v1, rpc_v1, sha256_hex, v3};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
@@ -27,7 +27,11 @@ pub struct AccessKey {
 
 impl std::fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey").field("id", &self.id).field("secret", &"<redacted>").field("read_only", &self.read_only).finish()
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("read_only", &self.read_only)
+            .finish()
     }
 }
 
@@ -38,7 +42,9 @@ impl std::str::FromStr for AccessKey {
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.splitn(3, ':');
         let (Some(id), Some(secret)) = (parts.next(), parts.next()) else {
-            return Err(format!("access key \"{s}\" must look like ID:SECRET or ID:SECRET:readonly"));
+            return Err(format!(
+                "access key \"{s}\" must look like ID:SECRET or ID:SECRET:readonly"
+            ));
         };
         if id.is_empty() || secret.is_empty() {
             return Err("access key ID and secret must both be non-empty".into());
@@ -46,9 +52,17 @@ impl std::str::FromStr for AccessKey {
         let read_only = match parts.next() {
             None => false,
             Some("readonly") => true,
-            Some(other) => return Err(format!("unknown access key option \"{other}\"; the only option is readonly")),
+            Some(other) => {
+                return Err(format!(
+                    "unknown access key option \"{other}\"; the only option is readonly"
+                ));
+            }
         };
-        Ok(Self { id: id.to_owned(), secret: secret.to_owned(), read_only })
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            read_only,
+        })
     }
 }
 
@@ -81,15 +95,27 @@ pub struct Incoming<'a> {
 
 impl Incoming<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn signable(&self) -> SignableRequest<'_> {
-        SignableRequest { method: self.method, path: self.path, query: self.query, headers: self.headers, body: self.body }
+        SignableRequest {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            body: self.body,
+        }
     }
 }
 
@@ -115,12 +141,18 @@ fn mismatch(server_string_to_sign: &str) -> ApiError {
     ApiError::new(
         400,
         "SignatureDoesNotMatch",
-        format!("Specified signature does not match our calculation. server string to sign is:{server_string_to_sign}"),
+        format!(
+            "Specified signature does not match our calculation. server string to sign is:{server_string_to_sign}"
+        ),
     )
 }
 
 fn incomplete(why: &str) -> ApiError {
-    ApiError::new(400, "IncompleteSignature", format!("The request signature does not conform to Aliyun standards: {why}"))
+    ApiError::new(
+        400,
+        "IncompleteSignature",
+        format!("The request signature does not conform to Aliyun standards: {why}"),
+    )
 }
 
 impl Authenticator {
@@ -134,9 +166,13 @@ impl Authenticator {
     }
 
     fn key(&self, id: &str) -> ApiResult<&AccessKey> {
-        self.keys
-            .get(id)
-            .ok_or_else(|| ApiError::new(404, "InvalidAccessKeyId.NotFound", format!("Specified access key is not found: {id}")))
+        self.keys.get(id).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                format!("Specified access key is not found: {id}"),
+            )
+        })
     }
 
     /// Verifies the request at wall-clock time `now_ms`; returns the caller's key and scheme.
@@ -144,51 +180,94 @@ impl Authenticator {
         let authorization = req.header("authorization");
         let (key, scheme, timestamp, nonce) = match authorization {
             Some(value) if value.starts_with("ACS3-") => {
-                let auth = v3::parse_authorization(value)
-                    .ok_or_else(|| incomplete("expected ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…"))?;
+                let auth = v3::parse_authorization(value).ok_or_else(|| {
+                    incomplete("expected ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…")
+                })?;
                 let key = self.key(auth.credential)?;
-                if !auth.signed_headers.contains(&"host") || !auth.signed_headers.iter().any(|h| h.starts_with("x-acs-")) {
-                    return Err(incomplete("SignedHeaders must include host and the x-acs-* headers"));
+                if !auth.signed_headers.contains(&"host")
+                    || !auth.signed_headers.iter().any(|h| h.starts_with("x-acs-"))
+                {
+                    return Err(incomplete(
+                        "SignedHeaders must include host and the x-acs-* headers",
+                    ));
                 }
                 if !v3::verify(&req.signable(), &auth, &key.secret) {
                     let canonical = v3::canonical_request(&req.signable(), &auth.signed_headers);
-                    return Err(mismatch(&format!("{}\n{}", v3::ALGORITHM, sha256_hex(canonical.as_bytes()))));
+                    return Err(mismatch(&format!(
+                        "{}\n{}",
+                        v3::ALGORITHM,
+                        sha256_hex(canonical.as_bytes())
+                    )));
                 }
-                (key, Scheme::V3, req.header("x-acs-date"), req.header("x-acs-signature-nonce"))
+                (
+                    key,
+                    Scheme::V3,
+                    req.header("x-acs-date"),
+                    req.header("x-acs-signature-nonce"),
+                )
             }
             Some(value) if value.starts_with("acs ") => {
-                let (id, signature) = roa_v1::parse_authorization(value).ok_or_else(|| incomplete("expected acs AccessKeyId:Signature"))?;
+                let (id, signature) = roa_v1::parse_authorization(value)
+                    .ok_or_else(|| incomplete("expected acs AccessKeyId:Signature"))?;
                 let key = self.key(id)?;
                 let expected = roa_v1::signature(&req.signable(), &key.secret);
                 if !aliyun_signer::constant_time_eq(&expected, signature) {
                     return Err(mismatch(&roa_v1::string_to_sign(&req.signable())));
                 }
-                (key, Scheme::RoaV1, None, req.header("x-acs-signature-nonce"))
+                (
+                    key,
+                    Scheme::RoaV1,
+                    None,
+                    req.header("x-acs-signature-nonce"),
+                )
             }
-            Some(_) => return Err(incomplete("the Authorization header is neither ACS3-HMAC-SHA256 nor acs AccessKeyId:Signature")),
+            Some(_) => {
+                return Err(incomplete(
+                    "the Authorization header is neither ACS3-HMAC-SHA256 nor acs AccessKeyId:Signature",
+                ));
+            }
             None => {
                 let signature = req.param("Signature").ok_or_else(|| {
                     incomplete("the request is not signed; send an Authorization header or the Signature, AccessKeyId, SignatureMethod, SignatureVersion, SignatureNonce and Timestamp parameters")
                 })?;
-                let id = req.param("AccessKeyId").ok_or_else(|| ApiError::missing("AccessKeyId"))?;
+                let id = req
+                    .param("AccessKeyId")
+                    .ok_or_else(|| ApiError::missing("AccessKeyId"))?;
                 let key = self.key(id)?;
                 match req.param("SignatureMethod") {
                     Some("HMAC-SHA1") => {}
                     other => {
-                        return Err(ApiError::invalid("SignatureMethod", format_args!("{} is not supported; use HMAC-SHA1", other.unwrap_or("(none)"))));
+                        return Err(ApiError::invalid(
+                            "SignatureMethod",
+                            format_args!(
+                                "{} is not supported; use HMAC-SHA1",
+                                other.unwrap_or("(none)")
+                            ),
+                        ));
                     }
                 }
                 let expected = rpc_v1::signature(req.method, req.params, &key.secret);
                 if !aliyun_signer::constant_time_eq(&expected, signature) {
                     return Err(mismatch(&rpc_v1::string_to_sign(req.method, req.params)));
                 }
-                (key, Scheme::RpcV1, req.param("Timestamp"), req.param("SignatureNonce"))
+                (
+                    key,
+                    Scheme::RpcV1,
+                    req.param("Timestamp"),
+                    req.param("SignatureNonce"),
+                )
             }
         };
         if let Some(timestamp) = timestamp {
             self.check_timestamp(timestamp, now_ms)?;
         }
-        let nonce = nonce.ok_or_else(|| ApiError::missing(if scheme == Scheme::RpcV1 { "SignatureNonce" } else { "x-acs-signature-nonce" }))?;
+        let nonce = nonce.ok_or_else(|| {
+            ApiError::missing(if scheme == Scheme::RpcV1 {
+                "SignatureNonce"
+            } else {
+                "x-acs-signature-nonce"
+            })
+        })?;
         self.remember_nonce(&key.id, nonce, now_ms)?;
         Ok((key, scheme))
     }
@@ -201,7 +280,9 @@ impl Authenticator {
             return Err(ApiError::new(
                 400,
                 "InvalidTimeStamp.Expired",
-                format!("Specified time stamp or date value is expired: {timestamp} is more than 15 minutes from the server's time; check the client's clock."),
+                format!(
+                    "Specified time stamp or date value is expired: {timestamp} is more than 15 minutes from the server's time; check the client's clock."
+                ),
             ));
         }
         Ok(())
@@ -219,7 +300,11 @@ impl Authenticator {
             }
         }
         if !window.seen.insert(entry.clone()) {
-            return Err(ApiError::new(400, "SignatureNonceUsed", format!("Specified signature nonce was used already: {nonce}")));
+            return Err(ApiError::new(
+                400,
+                "SignatureNonceUsed",
+                format!("Specified signature nonce was used already: {nonce}"),
+            ));
         }
         window.order.push_back((now_ms, entry));
         Ok(())
@@ -231,7 +316,10 @@ mod tests {
     use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn authenticator() -> Authenticator {
@@ -250,14 +338,30 @@ mod tests {
             ("x-acs-signature-nonce", nonce),
             ("x-acs-content-sha256", &sha256_hex(b"")),
         ]);
-        let req = SignableRequest { method: "POST", path: "/", query: &query, headers: &headers, body: b"" };
+        let req = SignableRequest {
+            method: "POST",
+            path: "/",
+            query: &query,
+            headers: &headers,
+            body: b"",
+        };
         let auth = v3::authorization(&req, "testid", "testsecret");
         headers.push(("authorization".into(), auth));
         (query, headers)
     }
 
-    fn incoming<'a>(query: &'a [(String, String)], headers: &'a [(String, String)]) -> Incoming<'a> {
-        Incoming { method: "POST", path: "/", query, params: query, headers, body: b"" }
+    fn incoming<'a>(
+        query: &'a [(String, String)],
+        headers: &'a [(String, String)],
+    ) -> Incoming<'a> {
+        Incoming {
+            method: "POST",
+            path: "/",
+            query,
+            params: query,
+            headers,
+            body: b"",
+        }
     }
 
     #[test]
@@ -266,7 +370,10 @@ mod tests {
         let (q, h) = v3_request("n1", "2024-01-01T12:00:00Z");
         let (key, scheme) = a.authenticate(&incoming(&q, &h), NOW).unwrap();
         assert_eq!((key.id.as_str(), scheme), ("testid", Scheme::V3));
-        assert_eq!(a.authenticate(&incoming(&q, &h), NOW).unwrap_err().code, "SignatureNonceUsed");
+        assert_eq!(
+            a.authenticate(&incoming(&q, &h), NOW).unwrap_err().code,
+            "SignatureNonceUsed"
+        );
     }
 
     #[test]
@@ -275,16 +382,25 @@ mod tests {
         let (mut q, h) = v3_request("n2", "2024-01-01T12:00:00Z");
         q[0].1 = "cn-beijing".into();
         let err = a.authenticate(&incoming(&q, &h), NOW).unwrap_err();
-        assert_eq!((err.code.as_str(), err.status), ("SignatureDoesNotMatch", 400));
+        assert_eq!(
+            (err.code.as_str(), err.status),
+            ("SignatureDoesNotMatch", 400)
+        );
         assert!(err.message.contains("ACS3-HMAC-SHA256\n"));
 
         let (q, h) = v3_request("n3", "2024-01-01T11:40:00Z");
-        assert_eq!(a.authenticate(&incoming(&q, &h), NOW).unwrap_err().code, "InvalidTimeStamp.Expired");
+        assert_eq!(
+            a.authenticate(&incoming(&q, &h), NOW).unwrap_err().code,
+            "InvalidTimeStamp.Expired"
+        );
 
         let other = Authenticator::new(["someone:else".parse().unwrap()], DEFAULT_MAX_SKEW_MS);
         let (q, h) = v3_request("n4", "2024-01-01T12:00:00Z");
         let err = other.authenticate(&incoming(&q, &h), NOW).unwrap_err();
-        assert_eq!((err.code.as_str(), err.status), ("InvalidAccessKeyId.NotFound", 404));
+        assert_eq!(
+            (err.code.as_str(), err.status),
+            ("InvalidAccessKeyId.NotFound", 404)
+        );
     }
 
     #[test]
@@ -307,19 +423,28 @@ mod tests {
         assert_eq!((key.id.as_str(), scheme), ("testid", Scheme::RpcV1));
         params[8].1 = "asg-2".into();
         params[6].1 = "abd".into();
-        assert_eq!(a.authenticate(&incoming(&params, &[]), NOW).unwrap_err().code, "SignatureDoesNotMatch");
+        assert_eq!(
+            a.authenticate(&incoming(&params, &[]), NOW)
+                .unwrap_err()
+                .code,
+            "SignatureDoesNotMatch"
+        );
     }
 
     #[test]
     fn unsigned_requests_say_how_to_sign() {
-        let err = authenticator().authenticate(&incoming(&[], &[]), NOW).unwrap_err();
+        let err = authenticator()
+            .authenticate(&incoming(&[], &[]), NOW)
+            .unwrap_err();
         assert_eq!(err.code, "IncompleteSignature");
         assert!(err.message.contains("Authorization"));
     }
 
     #[test]
     fn access_keys_parse_and_hide_their_secret() {
-        let key: AccessKey = "id:se:cret".parse().unwrap_or_else(|_| "id:x".parse().unwrap());
+        let key: AccessKey = "id:se:cret"
+            .parse()
+            .unwrap_or_else(|_| "id:x".parse().unwrap());
         assert!(!format!("{key:?}").contains("se"), "{key:?}");
         assert!("id:s:readonly".parse::<AccessKey>().unwrap().read_only);
         assert!("nosecret".parse::<AccessKey>().is_err());

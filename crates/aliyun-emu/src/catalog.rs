@@ -21,20 +21,62 @@ pub struct Region {
 impl Region {
     /// The zone ids of this region.
     pub fn zones(&self) -> impl Iterator<Item = String> + '_ {
-        self.zone_suffixes.iter().map(move |s| format!("{}-{s}", self.id))
+        self.zone_suffixes
+            .iter()
+            .map(move |s| format!("{}-{s}", self.id))
     }
 }
 
 /// The emulated regions.
 pub const REGIONS: &[Region] = &[
-    Region { id: "cn-hangzhou", local_name: "China (Hangzhou)", zone_suffixes: &["h", "i", "j", "k"], id_prefix: "bp" },
-    Region { id: "cn-beijing", local_name: "China (Beijing)", zone_suffixes: &["h", "i", "j", "k", "l"], id_prefix: "2z" },
-    Region { id: "cn-shanghai", local_name: "China (Shanghai)", zone_suffixes: &["b", "e", "f", "g", "l"], id_prefix: "uf" },
-    Region { id: "cn-shenzhen", local_name: "China (Shenzhen)", zone_suffixes: &["a", "c", "d", "e", "f"], id_prefix: "wz" },
-    Region { id: "cn-hongkong", local_name: "China (Hong Kong)", zone_suffixes: &["b", "c", "d"], id_prefix: "j6" },
-    Region { id: "ap-southeast-1", local_name: "Singapore", zone_suffixes: &["a", "b", "c"], id_prefix: "t4" },
-    Region { id: "eu-central-1", local_name: "Germany (Frankfurt)", zone_suffixes: &["a", "b"], id_prefix: "gw" },
-    Region { id: "us-west-1", local_name: "US (Silicon Valley)", zone_suffixes: &["a", "b"], id_prefix: "rj" },
+    Region {
+        id: "cn-hangzhou",
+        local_name: "China (Hangzhou)",
+        zone_suffixes: &["h", "i", "j", "k"],
+        id_prefix: "bp",
+    },
+    Region {
+        id: "cn-beijing",
+        local_name: "China (Beijing)",
+        zone_suffixes: &["h", "i", "j", "k", "l"],
+        id_prefix: "2z",
+    },
+    Region {
+        id: "cn-shanghai",
+        local_name: "China (Shanghai)",
+        zone_suffixes: &["b", "e", "f", "g", "l"],
+        id_prefix: "uf",
+    },
+    Region {
+        id: "cn-shenzhen",
+        local_name: "China (Shenzhen)",
+        zone_suffixes: &["a", "c", "d", "e", "f"],
+        id_prefix: "wz",
+    },
+    Region {
+        id: "cn-hongkong",
+        local_name: "China (Hong Kong)",
+        zone_suffixes: &["b", "c", "d"],
+        id_prefix: "j6",
+    },
+    Region {
+        id: "ap-southeast-1",
+        local_name: "Singapore",
+        zone_suffixes: &["a", "b", "c"],
+        id_prefix: "t4",
+    },
+    Region {
+        id: "eu-central-1",
+        local_name: "Germany (Frankfurt)",
+        zone_suffixes: &["a", "b"],
+        id_prefix: "gw",
+    },
+    Region {
+        id: "us-west-1",
+        local_name: "US (Silicon Valley)",
+        zone_suffixes: &["a", "b"],
+        id_prefix: "rj",
+    },
 ];
 
 /// A region by id.
@@ -117,7 +159,13 @@ const fn t(
     }
 }
 
-const fn gpu(base: InstanceType, count: u32, spec: &'static str, memory: f64, zones: usize) -> InstanceType {
+const fn gpu(
+    base: InstanceType,
+    count: u32,
+    spec: &'static str,
+    memory: f64,
+    zones: usize,
+) -> InstanceType {
     InstanceType {
         gpu: count,
         gpu_spec: spec,
@@ -146,18 +194,73 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
     t("ecs.r7.large", "ecs.r7", MO, 2, 16.0, 3, 0.90),
     t("ecs.r7.xlarge", "ecs.r7", MO, 4, 32.0, 4, 1.80),
     t("ecs.r7.2xlarge", "ecs.r7", MO, 8, 64.0, 4, 3.60),
-    InstanceType { arch: "ARM", ..t("ecs.g8y.large", "ecs.g8y", GP, 2, 8.0, 3, 0.55) },
-    InstanceType { arch: "ARM", ..t("ecs.g8y.xlarge", "ecs.g8y", GP, 4, 16.0, 4, 1.10) },
-    InstanceType { spot: false, ..t("ecs.t6-c1m2.large", "ecs.t6", "Burstable", 2, 4.0, 2, 0.16) },
-    gpu(t("ecs.gn6i-c4g1.xlarge", "ecs.gn6i", GA, 4, 15.0, 2, 8.76), 1, "NVIDIA T4", 16.0, 3),
-    gpu(t("ecs.gn6i-c8g1.2xlarge", "ecs.gn6i", GA, 8, 31.0, 4, 10.25), 1, "NVIDIA T4", 16.0, 3),
-    gpu(t("ecs.gn7i-c16g1.4xlarge", "ecs.gn7i", GA, 16, 60.0, 8, 14.12), 1, "NVIDIA A10", 24.0, 2),
-    gpu(t("ecs.gn6v-c8g1.2xlarge", "ecs.gn6v", GA, 8, 32.0, 4, 26.46), 1, "NVIDIA V100", 16.0, 2),
-    gpu(t("ecs.gn6v-c8g1.8xlarge", "ecs.gn6v", GA, 32, 128.0, 8, 105.84), 4, "NVIDIA V100", 16.0, 2),
+    InstanceType {
+        arch: "ARM",
+        ..t("ecs.g8y.large", "ecs.g8y", GP, 2, 8.0, 3, 0.55)
+    },
+    InstanceType {
+        arch: "ARM",
+        ..t("ecs.g8y.xlarge", "ecs.g8y", GP, 4, 16.0, 4, 1.10)
+    },
+    InstanceType {
+        spot: false,
+        ..t("ecs.t6-c1m2.large", "ecs.t6", "Burstable", 2, 4.0, 2, 0.16)
+    },
+    gpu(
+        t("ecs.gn6i-c4g1.xlarge", "ecs.gn6i", GA, 4, 15.0, 2, 8.76),
+        1,
+        "NVIDIA T4",
+        16.0,
+        3,
+    ),
+    gpu(
+        t("ecs.gn6i-c8g1.2xlarge", "ecs.gn6i", GA, 8, 31.0, 4, 10.25),
+        1,
+        "NVIDIA T4",
+        16.0,
+        3,
+    ),
+    gpu(
+        t("ecs.gn7i-c16g1.4xlarge", "ecs.gn7i", GA, 16, 60.0, 8, 14.12),
+        1,
+        "NVIDIA A10",
+        24.0,
+        2,
+    ),
+    gpu(
+        t("ecs.gn6v-c8g1.2xlarge", "ecs.gn6v", GA, 8, 32.0, 4, 26.46),
+        1,
+        "NVIDIA V100",
+        16.0,
+        2,
+    ),
+    gpu(
+        t(
+            "ecs.gn6v-c8g1.8xlarge",
+            "ecs.gn6v",
+            GA,
+            32,
+            128.0,
+            8,
+            105.84,
+        ),
+        4,
+        "NVIDIA V100",
+        16.0,
+        2,
+    ),
     InstanceType {
         availability: Availability::FirstZones(1),
         spot: false,
-        ..t("ecs.ebmg7.32xlarge", "ecs.ebmg7", "ECS Bare Metal Instance", 128, 512.0, 32, 88.32)
+        ..t(
+            "ecs.ebmg7.32xlarge",
+            "ecs.ebmg7",
+            "ECS Bare Metal Instance",
+            128,
+            512.0,
+            32,
+            88.32,
+        )
     },
 ];
 
@@ -171,7 +274,9 @@ pub fn instance_type(id: &str) -> Option<&'static InstanceType> {
 
 /// Whether `zone` of `region` sells the type.
 pub fn offered_in(instance_type: &InstanceType, region: &Region, zone: &str) -> bool {
-    let Some(position) = region.zones().position(|z| z == zone) else { return false };
+    let Some(position) = region.zones().position(|z| z == zone) else {
+        return false;
+    };
     match instance_type.availability {
         Availability::Everywhere => true,
         Availability::FirstZones(n) => position < n,
@@ -184,7 +289,10 @@ mod tests {
 
     #[test]
     fn zones_resolve_to_their_region() {
-        assert_eq!(region_of_zone("cn-hangzhou-k").map(|r| r.id), Some("cn-hangzhou"));
+        assert_eq!(
+            region_of_zone("cn-hangzhou-k").map(|r| r.id),
+            Some("cn-hangzhou")
+        );
         assert!(region_of_zone("cn-hangzhou-z").is_none());
         assert!(region_of_zone("nowhere").is_none());
     }
@@ -195,14 +303,22 @@ mod tests {
         let t4 = instance_type("ecs.gn6i-c4g1.xlarge").unwrap();
         assert!(offered_in(t4, hz, "cn-hangzhou-h"));
         assert!(!offered_in(t4, hz, "cn-hangzhou-k"));
-        assert!(offered_in(instance_type("ecs.g7.large").unwrap(), hz, "cn-hangzhou-k"));
+        assert!(offered_in(
+            instance_type("ecs.g7.large").unwrap(),
+            hz,
+            "cn-hangzhou-k"
+        ));
     }
 
     #[test]
     fn catalogue_ids_are_unique_and_match_their_family() {
         for (i, a) in INSTANCE_TYPES.iter().enumerate() {
             assert!(a.id.starts_with(a.family), "{}", a.id);
-            assert!(INSTANCE_TYPES[i + 1..].iter().all(|b| b.id != a.id), "duplicate {}", a.id);
+            assert!(
+                INSTANCE_TYPES[i + 1..].iter().all(|b| b.id != a.id),
+                "duplicate {}",
+                a.id
+            );
             assert_eq!(a.gpu > 0, !a.gpu_spec.is_empty(), "{}", a.id);
         }
     }

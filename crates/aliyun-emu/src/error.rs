@@ -33,7 +33,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// An error with the given status, code and message.
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), retry_after_ms: None }
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 
     /// A required parameter is absent.
@@ -41,13 +46,19 @@ impl ApiError {
         Self::new(
             400,
             "MissingParameter",
-            format!("The input parameter \"{param}\" that is mandatory for processing this request is not supplied."),
+            format!(
+                "The input parameter \"{param}\" that is mandatory for processing this request is not supplied."
+            ),
         )
     }
 
     /// A parameter has a value the API does not accept; `why` says what is expected.
     pub fn invalid(param: &str, why: impl fmt::Display) -> Self {
-        Self::new(400, "InvalidParameter", format!("The specified parameter \"{param}\" is not valid: {why}"))
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The specified parameter \"{param}\" is not valid: {why}"),
+        )
     }
 
     /// A resource named by the caller does not exist (`<Kind>.NotFound`, 404).
@@ -64,7 +75,11 @@ impl ApiError {
     pub fn throttled(retry_after_ms: u64) -> Self {
         Self {
             retry_after_ms: Some(retry_after_ms),
-            ..Self::new(400, "Throttling.User", "Request was denied due to user flow control.")
+            ..Self::new(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            )
         }
     }
 

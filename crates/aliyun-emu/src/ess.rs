@@ -12,9 +12,10 @@ use crate::catalog::{self, Region};
 use crate::ecs::{region_param, vpc_of};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, paginate};
+use crate::reply::Reply;
 use crate::world::{
-    CreationType, GroupState, InstanceStatus, ScalingConfiguration, ScalingGroup, ScalingRule, Settings, World,
-    format_minutes, format_seconds, new_id,
+    CreationType, GroupState, InstanceStatus, ScalingConfiguration, ScalingGroup, ScalingRule,
+    Settings, World, format_minutes, format_seconds, new_id,
 };
 use serde_json::{Value, json};
 
@@ -67,8 +68,8 @@ pub struct Call<'a> {
 }
 
 /// Handles an ESS action; `None` when ESS has no such action.
-pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiResult<Value>> {
-    Some(match action {
+pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiResult<Reply>> {
+    let value = match action {
         "CreateScalingGroup" => create_scaling_group(world, call),
         "ModifyScalingGroup" => modify_scaling_group(world, call),
         "EnableScalingGroup" => set_group_state(world, call, GroupState::Active),
@@ -87,13 +88,17 @@ pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiRes
         "DeleteScalingRule" => delete_scaling_rule(world, call),
         "DescribeScalingActivities" => describe_scaling_activities(world, call),
         _ => return None,
-    })
+    };
+    Some(value.map(Reply::from))
 }
 
 const MAX_GROUP_SIZE: u32 = 2000;
 
 fn group_not_found(id: &str) -> ApiError {
-    ApiError::not_found("InvalidScalingGroupId.NotFound", format_args!("scaling group {id}"))
+    ApiError::not_found(
+        "InvalidScalingGroupId.NotFound",
+        format_args!("scaling group {id}"),
+    )
 }
 
 fn group<'w>(world: &'w World, id: &str) -> ApiResult<&'w ScalingGroup> {
@@ -110,20 +115,32 @@ fn group_mut<'w>(world: &'w mut World, id: &str) -> ApiResult<&'w mut ScalingGro
 
 /// The region of a call whose `RegionId` is optional: the given one, else the group's.
 fn optional_region(params: &Params) -> ApiResult<Option<&'static Region>> {
-    params.get("RegionId").map(|_| region_param(params)).transpose()
+    params
+        .get("RegionId")
+        .map(|_| region_param(params))
+        .transpose()
 }
 
 fn check_bounds(min: u32, max: u32, desired: Option<u32>) -> ApiResult<()> {
     if max > MAX_GROUP_SIZE {
-        return Err(ApiError::invalid("MaxSize", format_args!("must be at most {MAX_GROUP_SIZE}")));
+        return Err(ApiError::invalid(
+            "MaxSize",
+            format_args!("must be at most {MAX_GROUP_SIZE}"),
+        ));
     }
     if min > max {
-        return Err(ApiError::invalid("MinSize", format_args!("MinSize ({min}) must not exceed MaxSize ({max})")));
+        return Err(ApiError::invalid(
+            "MinSize",
+            format_args!("MinSize ({min}) must not exceed MaxSize ({max})"),
+        ));
     }
     if let Some(d) = desired
         && !(min..=max).contains(&d)
     {
-        return Err(ApiError::invalid("DesiredCapacity", format_args!("{d} is outside [MinSize {min}, MaxSize {max}]")));
+        return Err(ApiError::invalid(
+            "DesiredCapacity",
+            format_args!("{d} is outside [MinSize {min}, MaxSize {max}]"),
+        ));
     }
     Ok(())
 }
@@ -135,7 +152,11 @@ fn create_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
     let max = p.parse_required::<u32>("MaxSize")?;
     let desired = p.parse::<u32>("DesiredCapacity")?;
     check_bounds(min, max, desired)?;
-    let mut vswitch_ids: Vec<String> = p.list("VSwitchIds").into_iter().map(str::to_owned).collect();
+    let mut vswitch_ids: Vec<String> = p
+        .list("VSwitchIds")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     if let Some(v) = p.get("VSwitchId") {
         vswitch_ids.insert(0, v.to_owned());
     }
@@ -143,16 +164,36 @@ fn create_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
         return Err(ApiError::missing("VSwitchIds"));
     }
     if let Some(bad) = vswitch_ids.iter().find(|v| !v.starts_with("vsw-")) {
-        return Err(ApiError::not_found("InvalidVSwitchId.NotFound", format_args!("vSwitch {bad}")));
+        return Err(ApiError::not_found(
+            "InvalidVSwitchId.NotFound",
+            format_args!("vSwitch {bad}"),
+        ));
     }
     let id = new_id("asg", region);
     let name = p.get("ScalingGroupName").unwrap_or(&id).to_owned();
-    if world.groups.values().any(|g| g.region_id == region.id && g.name == name) {
-        return Err(ApiError::new(400, "ScalingGroupName.Duplicate", format!("A scaling group named \"{name}\" already exists in {}.", region.id)));
+    if world
+        .groups
+        .values()
+        .any(|g| g.region_id == region.id && g.name == name)
+    {
+        return Err(ApiError::new(
+            400,
+            "ScalingGroupName.Duplicate",
+            format!(
+                "A scaling group named \"{name}\" already exists in {}.",
+                region.id
+            ),
+        ));
     }
-    let policy = p.get("MultiAZPolicy").unwrap_or("PRIORITY").to_ascii_uppercase();
+    let policy = p
+        .get("MultiAZPolicy")
+        .unwrap_or("PRIORITY")
+        .to_ascii_uppercase();
     if !["PRIORITY", "BALANCE", "COST_OPTIMIZED", "COMPOSABLE"].contains(&policy.as_str()) {
-        return Err(ApiError::invalid("MultiAZPolicy", "must be PRIORITY, BALANCE, COST_OPTIMIZED or COMPOSABLE"));
+        return Err(ApiError::invalid(
+            "MultiAZPolicy",
+            "must be PRIORITY, BALANCE, COST_OPTIMIZED or COMPOSABLE",
+        ));
     }
     let group = ScalingGroup {
         id: id.clone(),
@@ -167,8 +208,17 @@ fn create_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
         multi_az_policy: policy,
         default_cooldown: p.parse::<u32>("DefaultCooldown")?.unwrap_or(300),
         removal_policies: {
-            let given: Vec<String> = p.list("RemovalPolicies").into_iter().chain(p.list("RemovalPolicy")).map(str::to_owned).collect();
-            if given.is_empty() { vec!["OldestScalingConfiguration".into(), "OldestInstance".into()] } else { given }
+            let given: Vec<String> = p
+                .list("RemovalPolicies")
+                .into_iter()
+                .chain(p.list("RemovalPolicy"))
+                .map(str::to_owned)
+                .collect();
+            if given.is_empty() {
+                vec!["OldestScalingConfiguration".into(), "OldestInstance".into()]
+            } else {
+                given
+            }
         },
         tags: p.tags("Tags"),
         created_ms: call.now_ms,
@@ -198,7 +248,12 @@ fn modify_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
     if let Some(config) = p.get("ActiveScalingConfigurationId") {
         group.active_configuration_id = Some(config.to_owned());
     }
-    world.reconcile_group(&current.id, "ModifyScalingGroup changed the group's capacity bounds.", call.settings, call.now_ms)?;
+    world.reconcile_group(
+        &current.id,
+        "ModifyScalingGroup changed the group's capacity bounds.",
+        call.settings,
+        call.now_ms,
+    )?;
     Ok(json!({}))
 }
 
@@ -215,7 +270,10 @@ fn check_configuration_of(world: &World, config_id: &str, group_id: &str) -> Api
 fn set_group_state(world: &mut World, call: &Call<'_>, state: GroupState) -> ApiResult<Value> {
     let p = call.params;
     let current = group_param(world, p)?.clone();
-    let active = p.get("ActiveScalingConfigurationId").map(str::to_owned).or(current.active_configuration_id.clone());
+    let active = p
+        .get("ActiveScalingConfigurationId")
+        .map(str::to_owned)
+        .or(current.active_configuration_id.clone());
     if state == GroupState::Active {
         let config = active.clone().ok_or_else(|| {
             ApiError::forbidden(
@@ -230,7 +288,12 @@ fn set_group_state(world: &mut World, call: &Call<'_>, state: GroupState) -> Api
     group.active_configuration_id = active;
     if state == GroupState::Active {
         group.desired = group.desired.max(group.min_size);
-        world.reconcile_group(&current.id, "The scaling group was enabled.", call.settings, call.now_ms)?;
+        world.reconcile_group(
+            &current.id,
+            "The scaling group was enabled.",
+            call.settings,
+            call.now_ms,
+        )?;
     }
     Ok(json!({}))
 }
@@ -242,7 +305,10 @@ fn delete_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
     if !members.is_empty() && p.bool("ForceDelete")? != Some(true) {
         return Err(ApiError::forbidden(
             "Forbidden.ScalingGroupNotEmpty",
-            format!("Scaling group {id} still has {} instances; remove them or pass ForceDelete=true.", members.len()),
+            format!(
+                "Scaling group {id} still has {} instances; remove them or pass ForceDelete=true.",
+                members.len()
+            ),
         ));
     }
     world.remove_members(&members, true);
@@ -264,7 +330,12 @@ fn capacities(world: &World, group_id: &str, call: &Call<'_>) -> (usize, usize, 
 }
 
 fn tags_json(tags: &[(String, String)], shape: Shape, key: &str, value: &str) -> Value {
-    shape.array("Tag", tags.iter().map(|(k, v)| json!({ key: k, value: v })).collect())
+    shape.array(
+        "Tag",
+        tags.iter()
+            .map(|(k, v)| json!({ key: k, value: v }))
+            .collect(),
+    )
 }
 
 fn group_json(world: &World, g: &ScalingGroup, call: &Call<'_>) -> Value {
@@ -305,7 +376,15 @@ fn group_json(world: &World, g: &ScalingGroup, call: &Call<'_>) -> Value {
     })
 }
 
-fn page_response(shape: Shape, outer: &str, inner: &str, items: Vec<Value>, total: usize, number: usize, size: usize) -> Value {
+fn page_response(
+    shape: Shape,
+    outer: &str,
+    inner: &str,
+    items: Vec<Value>,
+    total: usize,
+    number: usize,
+    size: usize,
+) -> Value {
     json!({ outer: shape.array(inner, items), "TotalCount": total, "PageNumber": number, "PageSize": size })
 }
 
@@ -324,18 +403,42 @@ fn describe_scaling_groups(world: &World, call: &Call<'_>) -> ApiResult<Value> {
         .filter(|g| names.is_empty() || names.contains(&g.name.as_str()))
         .collect();
     let total = matching.len();
-    let items = paginate(matching, number, size).into_iter().map(|g| group_json(world, g, call)).collect();
-    Ok(page_response(call.shape, "ScalingGroups", "ScalingGroup", items, total, number, size))
+    let items = paginate(matching, number, size)
+        .into_iter()
+        .map(|g| group_json(world, g, call))
+        .collect();
+    Ok(page_response(
+        call.shape,
+        "ScalingGroups",
+        "ScalingGroup",
+        items,
+        total,
+        number,
+        size,
+    ))
 }
 
 /// Tags given as a JSON object string (`{"k":"v"}`), as CreateScalingConfiguration takes them.
 fn json_tags(params: &Params, name: &str) -> ApiResult<Vec<(String, String)>> {
-    let Some(text) = params.get(name) else { return Ok(params.tags(name)) };
-    let object: serde_json::Map<String, Value> = serde_json::from_str(text)
-        .map_err(|_| ApiError::invalid(name, format_args!("expected a JSON object such as {{\"key\":\"value\"}}, got {text}")))?;
+    let Some(text) = params.get(name) else {
+        return Ok(params.tags(name));
+    };
+    let object: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|_| {
+        ApiError::invalid(
+            name,
+            format_args!("expected a JSON object such as {{\"key\":\"value\"}}, got {text}"),
+        )
+    })?;
     Ok(object
         .into_iter()
-        .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k,
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect())
 }
 
@@ -343,13 +446,21 @@ fn create_scaling_configuration(world: &mut World, call: &Call<'_>) -> ApiResult
     let p = call.params;
     let group = group_param(world, p)?.clone();
     let region = catalog::region(&group.region_id).ok_or_else(ApiError::internal)?;
-    let mut types: Vec<String> = p.get("InstanceType").into_iter().chain(p.list("InstanceTypes")).map(str::to_owned).collect();
+    let mut types: Vec<String> = p
+        .get("InstanceType")
+        .into_iter()
+        .chain(p.list("InstanceTypes"))
+        .map(str::to_owned)
+        .collect();
     types.dedup();
     if types.is_empty() {
         return Err(ApiError::missing("InstanceType"));
     }
     if let Some(bad) = types.iter().find(|t| catalog::instance_type(t).is_none()) {
-        return Err(ApiError::invalid("InstanceType", format_args!("{bad} does not exist; DescribeInstanceTypes lists the types on sale")));
+        return Err(ApiError::invalid(
+            "InstanceType",
+            format_args!("{bad} does not exist; DescribeInstanceTypes lists the types on sale"),
+        ));
     }
     let image_id = p.required("ImageId")?.to_owned();
     let spot_strategy = p.get("SpotStrategy").unwrap_or("NoSpot").to_owned();
@@ -361,7 +472,11 @@ fn create_scaling_configuration(world: &mut World, call: &Call<'_>) -> ApiResult
         instance_types: types,
         image_id,
         security_group_id: p.get("SecurityGroupId").unwrap_or_default().to_owned(),
-        system_disk_category: p.get("SystemDisk.Category").or(p.get("SystemDiskCategory")).unwrap_or("cloud_essd").to_owned(),
+        system_disk_category: p
+            .get("SystemDisk.Category")
+            .or(p.get("SystemDiskCategory"))
+            .unwrap_or("cloud_essd")
+            .to_owned(),
         tags: json_tags(p, "Tags")?,
         spot_strategy,
         instance_name: p.get("InstanceName").unwrap_or_default().to_owned(),
@@ -378,8 +493,15 @@ fn create_scaling_configuration(world: &mut World, call: &Call<'_>) -> ApiResult
 }
 
 fn configuration_json(world: &World, c: &ScalingConfiguration, shape: Shape) -> Value {
-    let active = world.groups.get(&c.group_id).and_then(|g| g.active_configuration_id.as_deref()) == Some(c.id.as_str());
-    let first = c.instance_types.first().and_then(|t| catalog::instance_type(t));
+    let active = world
+        .groups
+        .get(&c.group_id)
+        .and_then(|g| g.active_configuration_id.as_deref())
+        == Some(c.id.as_str());
+    let first = c
+        .instance_types
+        .first()
+        .and_then(|t| catalog::instance_type(t));
     json!({
         "ScalingConfigurationId": c.id,
         "ScalingConfigurationName": c.name,
@@ -407,8 +529,12 @@ fn describe_scaling_configurations(world: &World, call: &Call<'_>) -> ApiResult<
     if let Some(id) = group_id {
         group(world, id)?;
     }
-    let ids = call.shape.list(p, "ScalingConfigurationIds", "ScalingConfigurationId");
-    let names = call.shape.list(p, "ScalingConfigurationNames", "ScalingConfigurationName");
+    let ids = call
+        .shape
+        .list(p, "ScalingConfigurationIds", "ScalingConfigurationId");
+    let names = call
+        .shape
+        .list(p, "ScalingConfigurationNames", "ScalingConfigurationName");
     let (number, size) = p.page(10, 50)?;
     let matching: Vec<&ScalingConfiguration> = world
         .configurations
@@ -418,8 +544,19 @@ fn describe_scaling_configurations(world: &World, call: &Call<'_>) -> ApiResult<
         .filter(|c| names.is_empty() || names.contains(&c.name.as_str()))
         .collect();
     let total = matching.len();
-    let items = paginate(matching, number, size).into_iter().map(|c| configuration_json(world, c, call.shape)).collect();
-    Ok(page_response(call.shape, "ScalingConfigurations", "ScalingConfiguration", items, total, number, size))
+    let items = paginate(matching, number, size)
+        .into_iter()
+        .map(|c| configuration_json(world, c, call.shape))
+        .collect();
+    Ok(page_response(
+        call.shape,
+        "ScalingConfigurations",
+        "ScalingConfiguration",
+        items,
+        total,
+        number,
+        size,
+    ))
 }
 
 fn describe_scaling_instances(world: &World, call: &Call<'_>) -> ApiResult<Value> {
@@ -436,8 +573,12 @@ fn describe_scaling_instances(world: &World, call: &Call<'_>) -> ApiResult<Value
     let (number, size) = p.page(10, 50)?;
     let mut rows: Vec<(Value, i64, String)> = Vec::new();
     for instance in world.instances.values() {
-        let Some(m) = &instance.membership else { continue };
-        if group_id.is_some_and(|g| m.group_id != g) || !(ids.is_empty() || ids.contains(&instance.id.as_str())) {
+        let Some(m) = &instance.membership else {
+            continue;
+        };
+        if group_id.is_some_and(|g| m.group_id != g)
+            || !(ids.is_empty() || ids.contains(&instance.id.as_str()))
+        {
             continue;
         }
         let state = match instance.status(call.now_ms, call.settings.timing) {
@@ -448,7 +589,10 @@ fn describe_scaling_instances(world: &World, call: &Call<'_>) -> ApiResult<Value
             CreationType::AutoCreated => "AutoCreated",
             CreationType::Attached => "Attached",
         };
-        if lifecycle.is_some_and(|l| l != state) || creation.is_some_and(|c| c != creation_type) || health.is_some_and(|h| h != "Healthy") {
+        if lifecycle.is_some_and(|l| l != state)
+            || creation.is_some_and(|c| c != creation_type)
+            || health.is_some_and(|h| h != "Healthy")
+        {
             continue;
         }
         rows.push((
@@ -475,8 +619,19 @@ fn describe_scaling_instances(world: &World, call: &Call<'_>) -> ApiResult<Value
     }
     rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.cmp(&b.2)));
     let total = rows.len();
-    let items = paginate(rows, number, size).into_iter().map(|(v, _, _)| v).collect();
-    Ok(page_response(call.shape, "ScalingInstances", "ScalingInstance", items, total, number, size))
+    let items = paginate(rows, number, size)
+        .into_iter()
+        .map(|(v, _, _)| v)
+        .collect();
+    Ok(page_response(
+        call.shape,
+        "ScalingInstances",
+        "ScalingInstance",
+        items,
+        total,
+        number,
+        size,
+    ))
 }
 
 /// The capacity an adjustment leads to, or why it is refused.
@@ -486,20 +641,30 @@ fn adjusted_capacity(group: &ScalingGroup, current: u32, kind: &str, value: i64)
         "QuantityChangeInCapacity" => current + value,
         "PercentChangeInCapacity" => {
             let change = (current as f64 * value as f64 / 100.0).round() as i64;
-            current + if change == 0 && value != 0 { value.signum() } else { change }
+            current
+                + if change == 0 && value != 0 {
+                    value.signum()
+                } else {
+                    change
+                }
         }
         "TotalCapacity" => value,
         other => {
             return Err(ApiError::invalid(
                 "AdjustmentType",
-                format_args!("\"{other}\" is not one of QuantityChangeInCapacity, PercentChangeInCapacity, TotalCapacity"),
+                format_args!(
+                    "\"{other}\" is not one of QuantityChangeInCapacity, PercentChangeInCapacity, TotalCapacity"
+                ),
             ));
         }
     };
     if target < i64::from(group.min_size) || target > i64::from(group.max_size) {
         return Err(ApiError::invalid(
             "AdjustmentValue",
-            format_args!("the resulting capacity {target} is outside the scaling group's bounds [MinSize {}, MaxSize {}]", group.min_size, group.max_size),
+            format_args!(
+                "the resulting capacity {target} is outside the scaling group's bounds [MinSize {}, MaxSize {}]",
+                group.min_size, group.max_size
+            ),
         ));
     }
     Ok(u32::try_from(target).unwrap_or(0))
@@ -511,12 +676,23 @@ fn require_active(group: &ScalingGroup) -> ApiResult<()> {
     } else {
         Err(ApiError::forbidden(
             "IncorrectScalingGroupStatus",
-            format!("Scaling group {} is {}; enable it with EnableScalingGroup first.", group.id, group.state.as_str()),
+            format!(
+                "Scaling group {} is {}; enable it with EnableScalingGroup first.",
+                group.id,
+                group.state.as_str()
+            ),
         ))
     }
 }
 
-fn scale_to(world: &mut World, group_id: &str, kind: &str, value: i64, cause: &str, call: &Call<'_>) -> ApiResult<Value> {
+fn scale_to(
+    world: &mut World,
+    group_id: &str,
+    kind: &str,
+    value: i64,
+    cause: &str,
+    call: &Call<'_>,
+) -> ApiResult<Value> {
     let group = group(world, group_id)?.clone();
     require_active(&group)?;
     let target = adjusted_capacity(&group, group.desired, kind, value)?;
@@ -537,14 +713,27 @@ fn scale_with_adjustment(world: &mut World, call: &Call<'_>) -> ApiResult<Value>
 fn remove_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     let p = call.params;
     let group = group_param(world, p)?.clone();
-    let ids: Vec<String> = call.shape.list(p, "InstanceIds", "InstanceId").into_iter().map(str::to_owned).collect();
+    let ids: Vec<String> = call
+        .shape
+        .list(p, "InstanceIds", "InstanceId")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     if ids.is_empty() {
-        return Err(ApiError::missing(if call.shape == Shape::V2022 { "InstanceIds.1" } else { "InstanceId.1" }));
+        return Err(ApiError::missing(if call.shape == Shape::V2022 {
+            "InstanceIds.1"
+        } else {
+            "InstanceId.1"
+        }));
     }
     let ignore_invalid = p.bool("IgnoreInvalidInstance")?.unwrap_or(false);
     let (mut valid, mut ignored) = (Vec::new(), Vec::new());
     for id in ids {
-        let member = world.instances.get(&id).and_then(|i| i.membership.as_ref()).is_some_and(|m| m.group_id == group.id);
+        let member = world
+            .instances
+            .get(&id)
+            .and_then(|i| i.membership.as_ref())
+            .is_some_and(|m| m.group_id == group.id);
         match (member, ignore_invalid) {
             (true, _) => valid.push(id),
             (false, true) => ignored.push(json!({ "InstanceId": id, "Code": "InvalidInstanceId.NotFound", "Message": "The instance is not in the scaling group." })),
@@ -558,7 +747,12 @@ fn remove_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     if decrease && remaining < group.min_size as usize {
         return Err(ApiError::forbidden(
             "Forbidden.MinSize",
-            format!("Removing {} instances would leave {remaining}, below MinSize {} of scaling group {}.", valid.len(), group.min_size, group.id),
+            format!(
+                "Removing {} instances would leave {remaining}, below MinSize {} of scaling group {}.",
+                valid.len(),
+                group.min_size,
+                group.id
+            ),
         ));
     }
     let release = !p.get("RemovePolicy").is_some_and(|r| r == "remove");
@@ -574,22 +768,57 @@ fn remove_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
 
 fn rule_param<'w>(world: &'w World, params: &Params) -> ApiResult<&'w ScalingRule> {
     let id = params.required("ScalingRuleId")?;
-    world.rules.get(id).ok_or_else(|| ApiError::not_found("InvalidScalingRuleId.NotFound", format_args!("scaling rule {id}")))
+    world.rules.get(id).ok_or_else(|| {
+        ApiError::not_found(
+            "InvalidScalingRuleId.NotFound",
+            format_args!("scaling rule {id}"),
+        )
+    })
 }
 
 fn create_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     let p = call.params;
     let group = group_param(world, p)?.clone();
     let region = catalog::region(&group.region_id).ok_or_else(ApiError::internal)?;
-    let kind = p.get("AdjustmentType").unwrap_or("QuantityChangeInCapacity").to_owned();
-    adjusted_capacity(&ScalingGroup { min_size: 0, max_size: u32::MAX, ..group.clone() }, 0, &kind, 0)?;
+    let kind = p
+        .get("AdjustmentType")
+        .unwrap_or("QuantityChangeInCapacity")
+        .to_owned();
+    adjusted_capacity(
+        &ScalingGroup {
+            min_size: 0,
+            max_size: u32::MAX,
+            ..group.clone()
+        },
+        0,
+        &kind,
+        0,
+    )?;
     let value = p.parse::<i64>("AdjustmentValue")?.unwrap_or(0);
     let id = new_id("asr", region);
     let name = p.get("ScalingRuleName").unwrap_or(&id).to_owned();
-    if world.rules.values().any(|r| r.group_id == group.id && r.name == name) {
-        return Err(ApiError::new(400, "ScalingRuleName.Duplicate", format!("Scaling group {} already has a rule named \"{name}\".", group.id)));
+    if world
+        .rules
+        .values()
+        .any(|r| r.group_id == group.id && r.name == name)
+    {
+        return Err(ApiError::new(
+            400,
+            "ScalingRuleName.Duplicate",
+            format!(
+                "Scaling group {} already has a rule named \"{name}\".",
+                group.id
+            ),
+        ));
     }
-    let rule = ScalingRule { id: id.clone(), name, group_id: group.id, adjustment_type: kind, adjustment_value: value, region_id: region.id.to_owned() };
+    let rule = ScalingRule {
+        id: id.clone(),
+        name,
+        group_id: group.id,
+        adjustment_type: kind,
+        adjustment_value: value,
+        region_id: region.id.to_owned(),
+    };
     let ari = rule.ari();
     world.rules.insert(id.clone(), rule);
     Ok(json!({ "ScalingRuleId": id, "ScalingRuleAri": ari }))
@@ -601,7 +830,11 @@ fn modify_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     let kind = p.get("AdjustmentType").map(str::to_owned);
     let value = p.parse::<i64>("AdjustmentValue")?;
     if let Some(kind) = &kind {
-        let any = ScalingGroup { min_size: 0, max_size: u32::MAX, ..group(world, &world.rules[&id].group_id)?.clone() };
+        let any = ScalingGroup {
+            min_size: 0,
+            max_size: u32::MAX,
+            ..group(world, &world.rules[&id].group_id)?.clone()
+        };
         adjusted_capacity(&any, 0, kind, 0)?;
     }
     let rule = world.rules.get_mut(&id).ok_or_else(ApiError::internal)?;
@@ -653,8 +886,19 @@ fn describe_scaling_rules(world: &World, call: &Call<'_>) -> ApiResult<Value> {
         .filter(|r| aris.is_empty() || aris.contains(&r.ari().as_str()))
         .collect();
     let total = matching.len();
-    let items = paginate(matching, number, size).into_iter().map(|r| rule_json(r, world)).collect();
-    Ok(page_response(call.shape, "ScalingRules", "ScalingRule", items, total, number, size))
+    let items = paginate(matching, number, size)
+        .into_iter()
+        .map(|r| rule_json(r, world))
+        .collect();
+    Ok(page_response(
+        call.shape,
+        "ScalingRules",
+        "ScalingRule",
+        items,
+        total,
+        number,
+        size,
+    ))
 }
 
 fn execute_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
@@ -664,9 +908,24 @@ fn execute_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
         .values()
         .find(|r| r.ari() == ari)
         .cloned()
-        .ok_or_else(|| ApiError::not_found("InvalidScalingRuleAri.NotFound", format_args!("scaling rule {ari}")))?;
-    let cause = format!("ExecuteScalingRule {}: {} {}.", rule.name, rule.adjustment_type, rule.adjustment_value);
-    scale_to(world, &rule.group_id, &rule.adjustment_type, rule.adjustment_value, &cause, call)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "InvalidScalingRuleAri.NotFound",
+                format_args!("scaling rule {ari}"),
+            )
+        })?;
+    let cause = format!(
+        "ExecuteScalingRule {}: {} {}.",
+        rule.name, rule.adjustment_type, rule.adjustment_value
+    );
+    scale_to(
+        world,
+        &rule.group_id,
+        &rule.adjustment_type,
+        rule.adjustment_value,
+        &cause,
+        call,
+    )
 }
 
 fn delete_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
@@ -682,7 +941,9 @@ fn describe_scaling_activities(world: &World, call: &Call<'_>) -> ApiResult<Valu
     if let Some(id) = group_id {
         group(world, id)?;
     }
-    let ids = call.shape.list(p, "ScalingActivityIds", "ScalingActivityId");
+    let ids = call
+        .shape
+        .list(p, "ScalingActivityIds", "ScalingActivityId");
     let status = p.get("StatusCode");
     let (number, size) = p.page(10, 50)?;
     let mut matching: Vec<_> = world
@@ -713,5 +974,13 @@ fn describe_scaling_activities(world: &World, call: &Call<'_>) -> ApiResult<Valu
             })
         })
         .collect();
-    Ok(page_response(call.shape, "ScalingActivities", "ScalingActivity", items, total, number, size))
+    Ok(page_response(
+        call.shape,
+        "ScalingActivities",
+        "ScalingActivity",
+        items,
+        total,
+        number,
+        size,
+    ))
 }

@@ -43,7 +43,10 @@ pub struct Faults {
 impl Faults {
     /// A generator for `config`.
     pub fn new(config: FaultConfig) -> Self {
-        Self { config, rng: Mutex::new(SmallRng::seed_from_u64(config.seed)) }
+        Self {
+            config,
+            rng: Mutex::new(SmallRng::seed_from_u64(config.seed)),
+        }
     }
 
     /// The configured rates.
@@ -61,7 +64,11 @@ impl Faults {
         if x < self.config.throttle_rate {
             Fault::Throttle
         } else if x < self.config.throttle_rate + self.config.error_rate {
-            if rng.random::<bool>() { Fault::FailBefore } else { Fault::FailAfter }
+            if rng.random::<bool>() {
+                Fault::FailBefore
+            } else {
+                Fault::FailAfter
+            }
         } else {
             Fault::None
         }
@@ -74,13 +81,21 @@ mod tests {
 
     #[test]
     fn rates_are_roughly_honoured_and_reproducible() {
-        let config = FaultConfig { throttle_rate: 0.3, error_rate: 0.1, retry_after_ms: 10, seed: 7 };
+        let config = FaultConfig {
+            throttle_rate: 0.3,
+            error_rate: 0.1,
+            retry_after_ms: 10,
+            seed: 7,
+        };
         let draws: Vec<Fault> = {
             let f = Faults::new(config);
             (0..10_000).map(|_| f.draw()).collect()
         };
         let throttled = draws.iter().filter(|f| **f == Fault::Throttle).count();
-        let failed = draws.iter().filter(|f| matches!(f, Fault::FailBefore | Fault::FailAfter)).count();
+        let failed = draws
+            .iter()
+            .filter(|f| matches!(f, Fault::FailBefore | Fault::FailAfter))
+            .count();
         assert!((2700..3300).contains(&throttled), "{throttled}");
         assert!((800..1200).contains(&failed), "{failed}");
         let again = Faults::new(config);

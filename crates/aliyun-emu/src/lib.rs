@@ -20,6 +20,7 @@ mod ess;
 mod faults;
 mod params;
 mod persist;
+mod reply;
 mod service;
 pub mod world;
 
@@ -78,7 +79,10 @@ impl Default for Config {
         Self {
             access_keys: Vec::new(),
             settings: Settings::default(),
-            faults: FaultConfig { retry_after_ms: 100, ..FaultConfig::default() },
+            faults: FaultConfig {
+                retry_after_ms: 100,
+                ..FaultConfig::default()
+            },
             state_dir: None,
             max_skew_ms: DEFAULT_MAX_SKEW_MS,
         }
@@ -94,25 +98,39 @@ pub struct Emulator {
 impl Emulator {
     /// An emulator with `config`, reading time from `clock`.
     pub fn new(config: Config, clock: impl Clock) -> Result<Self, Error> {
-        for (name, rate) in [("throttle rate", config.faults.throttle_rate), ("error rate", config.faults.error_rate)] {
+        for (name, rate) in [
+            ("throttle rate", config.faults.throttle_rate),
+            ("error rate", config.faults.error_rate),
+        ] {
             if !(0.0..=1.0).contains(&rate) {
-                return Err(Error::InvalidConfig(format!("{name} {rate} must be between 0 and 1")));
+                return Err(Error::InvalidConfig(format!(
+                    "{name} {rate} must be between 0 and 1"
+                )));
             }
         }
         if config.faults.throttle_rate + config.faults.error_rate > 1.0 {
-            return Err(Error::InvalidConfig("throttle rate plus error rate must not exceed 1".into()));
+            return Err(Error::InvalidConfig(
+                "throttle rate plus error rate must not exceed 1".into(),
+            ));
         }
         let (state_file, world) = match &config.state_dir {
             None => (None, World::default()),
             Some(dir) => {
-                let state = |source| Error::State { path: dir.clone(), source };
+                let state = |source| Error::State {
+                    path: dir.clone(),
+                    source,
+                };
                 let file = persist::StateFile::in_dir(dir).map_err(state)?;
                 let world = file.load().map_err(state)?;
                 (Some(file), world)
             }
         };
         let keys = if config.access_keys.is_empty() {
-            vec![AccessKey { id: DEFAULT_ACCESS_KEY_ID.into(), secret: DEFAULT_ACCESS_KEY_SECRET.into(), read_only: false }]
+            vec![AccessKey {
+                id: DEFAULT_ACCESS_KEY_ID.into(),
+                secret: DEFAULT_ACCESS_KEY_SECRET.into(),
+                read_only: false,
+            }]
         } else {
             config.access_keys
         };
@@ -124,7 +142,9 @@ impl Emulator {
             world: Mutex::new(world),
             state_file,
         };
-        Ok(Self { service: Arc::new(service) })
+        Ok(Self {
+            service: Arc::new(service),
+        })
     }
 
     /// The HTTP application: every path and method goes to the OpenAPI dispatcher, except
@@ -143,15 +163,28 @@ impl Emulator {
 
     /// The file state persists to, when a state directory was given.
     pub fn state_path(&self) -> Option<&std::path::Path> {
-        self.service.state_file.as_ref().map(persist::StateFile::path)
+        self.service
+            .state_file
+            .as_ref()
+            .map(persist::StateFile::path)
     }
 
     /// A copy of the current state, for tests and inspection.
     pub fn snapshot(&self) -> World {
-        self.service.world.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.service
+            .world
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
-async fn handle(State(service): State<Arc<service::Service>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+async fn handle(
+    State(service): State<Arc<service::Service>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
     service.respond(&method, &uri, &headers, &body)
 }

@@ -26,7 +26,10 @@ impl Params {
 
     /// A parameter, treating an empty value as absent (the SDKs send `Name=` for unset strings).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A required parameter.
@@ -37,7 +40,11 @@ impl Params {
     /// An optional parameter parsed as `T`.
     pub fn parse<T: FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
         self.get(name)
-            .map(|v| v.trim().parse::<T>().map_err(|_| ApiError::invalid(name, format!("\"{v}\" is not a valid {}", kind_of::<T>()))))
+            .map(|v| {
+                v.trim().parse::<T>().map_err(|_| {
+                    ApiError::invalid(name, format!("\"{v}\" is not a valid {}", kind_of::<T>()))
+                })
+            })
             .transpose()
     }
 
@@ -52,7 +59,10 @@ impl Params {
             .map(|v| match v.to_ascii_lowercase().as_str() {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                _ => Err(ApiError::invalid(name, format!("\"{v}\" is not a boolean (true or false)"))),
+                _ => Err(ApiError::invalid(
+                    name,
+                    format!("\"{v}\" is not a boolean (true or false)"),
+                )),
             })
             .transpose()
     }
@@ -74,8 +84,12 @@ impl Params {
     /// A list given either as numbered entries or as a JSON-array string under the same name.
     pub fn list_or_json(&self, name: &str) -> ApiResult<Vec<String>> {
         match self.get(name) {
-            Some(text) => serde_json::from_str::<Vec<String>>(text)
-                .map_err(|_| ApiError::invalid(name, format!("expected a JSON array of strings such as [\"a\",\"b\"], got {text}"))),
+            Some(text) => serde_json::from_str::<Vec<String>>(text).map_err(|_| {
+                ApiError::invalid(
+                    name,
+                    format!("expected a JSON array of strings such as [\"a\",\"b\"], got {text}"),
+                )
+            }),
             None => Ok(self.list(name).into_iter().map(str::to_owned).collect()),
         }
     }
@@ -84,9 +98,17 @@ impl Params {
     pub fn tags(&self, name: &str) -> Vec<(String, String)> {
         let prefix = format!("{name}.");
         let mut by_index: BTreeMap<u32, (String, String)> = BTreeMap::new();
-        for (k, v) in self.values.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
-            let Some((index, field)) = k[prefix.len()..].split_once('.') else { continue };
-            let Ok(index) = index.parse::<u32>() else { continue };
+        for (k, v) in self
+            .values
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+        {
+            let Some((index, field)) = k[prefix.len()..].split_once('.') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<u32>() else {
+                continue;
+            };
             let entry = by_index.entry(index).or_default();
             match field {
                 "Key" => entry.0 = v.clone(),
@@ -94,7 +116,10 @@ impl Params {
                 _ => {}
             }
         }
-        by_index.into_values().filter(|(k, _)| !k.is_empty()).collect()
+        by_index
+            .into_values()
+            .filter(|(k, _)| !k.is_empty())
+            .collect()
     }
 
     /// `PageNumber` (from 1) and `PageSize` (1..=max), with the service's defaults.
@@ -105,7 +130,10 @@ impl Params {
         }
         let size = self.parse::<usize>("PageSize")?.unwrap_or(default_size);
         if size == 0 || size > max_size {
-            return Err(ApiError::invalid("PageSize", format!("must be between 1 and {max_size}")));
+            return Err(ApiError::invalid(
+                "PageSize",
+                format!("must be between 1 and {max_size}"),
+            ));
         }
         Ok((number, size))
     }
@@ -113,8 +141,15 @@ impl Params {
     /// Every parameter except the ones that carry the signature or vary per attempt, as one
     /// string: two requests with the same fingerprint ask for the same thing.
     pub fn fingerprint(&self) -> String {
-        const VOLATILE: &[&str] =
-            &["Signature", "SignatureNonce", "Timestamp", "ClientToken", "AccessKeyId", "SecurityToken", "Format"];
+        const VOLATILE: &[&str] = &[
+            "Signature",
+            "SignatureNonce",
+            "Timestamp",
+            "ClientToken",
+            "AccessKeyId",
+            "SecurityToken",
+            "Format",
+        ];
         self.values
             .iter()
             .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
@@ -137,7 +172,11 @@ fn kind_of<T>() -> &'static str {
 
 /// A page of `items` (1-based page number).
 pub fn paginate<T>(items: Vec<T>, number: usize, size: usize) -> Vec<T> {
-    items.into_iter().skip((number - 1).saturating_mul(size)).take(size).collect()
+    items
+        .into_iter()
+        .skip((number - 1).saturating_mul(size))
+        .take(size)
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,24 +189,54 @@ mod tests {
 
     #[test]
     fn numbered_lists_come_back_in_numeric_order() {
-        let p = params(&[("Ids.10", "j"), ("Ids.2", "b"), ("Ids.1", "a"), ("Idsx", "no"), ("Ids.x", "no")]);
+        let p = params(&[
+            ("Ids.10", "j"),
+            ("Ids.2", "b"),
+            ("Ids.1", "a"),
+            ("Idsx", "no"),
+            ("Ids.x", "no"),
+        ]);
         assert_eq!(p.list("Ids"), vec!["a", "b", "j"]);
     }
 
     #[test]
     fn json_lists_and_numbered_lists_are_both_accepted() {
-        assert_eq!(params(&[("InstanceIds", r#"["i-1","i-2"]"#)]).list_or_json("InstanceIds").unwrap(), vec!["i-1", "i-2"]);
-        assert_eq!(params(&[("InstanceIds.1", "i-1")]).list_or_json("InstanceIds").unwrap(), vec!["i-1"]);
-        let err = params(&[("InstanceIds", "i-1")]).list_or_json("InstanceIds").unwrap_err();
+        assert_eq!(
+            params(&[("InstanceIds", r#"["i-1","i-2"]"#)])
+                .list_or_json("InstanceIds")
+                .unwrap(),
+            vec!["i-1", "i-2"]
+        );
+        assert_eq!(
+            params(&[("InstanceIds.1", "i-1")])
+                .list_or_json("InstanceIds")
+                .unwrap(),
+            vec!["i-1"]
+        );
+        let err = params(&[("InstanceIds", "i-1")])
+            .list_or_json("InstanceIds")
+            .unwrap_err();
         assert_eq!(err.code, "InvalidParameter");
         assert!(err.message.contains("InstanceIds"));
     }
 
     #[test]
     fn bad_numbers_name_the_parameter() {
-        let err = params(&[("MinSize", "two")]).parse::<u32>("MinSize").unwrap_err();
-        assert!(err.message.contains("\"MinSize\"") && err.message.contains("integer"), "{}", err.message);
-        assert_eq!(params(&[]).parse_required::<u32>("MaxSize").unwrap_err().code, "MissingParameter");
+        let err = params(&[("MinSize", "two")])
+            .parse::<u32>("MinSize")
+            .unwrap_err();
+        assert!(
+            err.message.contains("\"MinSize\"") && err.message.contains("integer"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            params(&[])
+                .parse_required::<u32>("MaxSize")
+                .unwrap_err()
+                .code,
+            "MissingParameter"
+        );
     }
 
     #[test]
@@ -180,8 +249,16 @@ mod tests {
 
     #[test]
     fn tags_pair_keys_with_values() {
-        let p = params(&[("Tag.2.Key", "b"), ("Tag.1.Key", "a"), ("Tag.1.Value", "1"), ("Tag.3.Value", "orphan")]);
-        assert_eq!(p.tags("Tag"), vec![("a".into(), "1".into()), ("b".into(), String::new())]);
+        let p = params(&[
+            ("Tag.2.Key", "b"),
+            ("Tag.1.Key", "a"),
+            ("Tag.1.Value", "1"),
+            ("Tag.3.Value", "orphan"),
+        ]);
+        assert_eq!(
+            p.tags("Tag"),
+            vec![("a".into(), "1".into()), ("b".into(), String::new())]
+        );
     }
 
     #[test]

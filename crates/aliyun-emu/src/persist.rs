@@ -15,7 +15,9 @@ impl StateFile {
     /// The state file inside `dir`, which is created if needed.
     pub fn in_dir(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(Self { path: dir.join("aliyun-emu.json") })
+        Ok(Self {
+            path: dir.join("aliyun-emu.json"),
+        })
     }
 
     /// Where the state lives.
@@ -27,7 +29,13 @@ impl StateFile {
     pub fn load(&self) -> io::Result<World> {
         match std::fs::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a valid emulator state file: {e}", self.path.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not a valid emulator state file: {e}",
+                        self.path.display()
+                    ),
+                )
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(World::default()),
             Err(e) => Err(e),

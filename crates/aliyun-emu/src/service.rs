@@ -11,12 +11,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::faults::{Fault, Faults};
 use crate::params::Params;
 use crate::persist::StateFile;
+use crate::reply::Reply;
 use crate::world::{RememberedReply, Settings, World};
 use crate::{ecs, ess};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use serde_json::Value;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,14 +32,21 @@ pub struct Service {
 
 /// A request's outcome before it becomes HTTP.
 struct Outcome {
-    result: ApiResult<Value>,
+    result: ApiResult<Reply>,
     product: &'static str,
 }
 
 fn request_id() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032X}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn wall_clock_ms() -> i64 {
@@ -55,18 +62,27 @@ fn is_read_only(action: &str) -> bool {
 
 impl Service {
     /// Serves one HTTP request.
-    pub fn respond(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+    pub fn respond(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Response {
         let request_id = request_id();
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+            .to_owned();
         let started = std::time::Instant::now();
         let outcome = self.process(method, uri, headers, body);
         let response = match outcome.result {
-            Ok(mut value) => {
-                if let Value::Object(map) = &mut value {
-                    map.insert("RequestId".into(), Value::String(request_id.clone()));
-                }
-                json_response(StatusCode::OK, &value, &request_id)
-            }
+            Ok(reply) => json_response(
+                StatusCode::OK,
+                reply.with_request_id(&request_id),
+                &request_id,
+            ),
             Err(error) => {
                 tracing::debug!(code = %error.code, status = error.status, message = %error.message, "request refused");
                 error_response(&error, &request_id, &host, outcome.product)
@@ -79,7 +95,12 @@ impl Service {
     fn process(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Outcome {
         let header_pairs: Vec<(String, String)> = headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let query = aliyun_signer::form_decode(uri.query().unwrap_or(""));
         let mut params = query.clone();
@@ -98,7 +119,10 @@ impl Service {
                 .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
-        let (action, version) = (find("x-acs-action", "Action"), find("x-acs-version", "Version"));
+        let (action, version) = (
+            find("x-acs-action", "Action"),
+            find("x-acs-version", "Version"),
+        );
         let product = match version.as_deref() {
             Some(ecs::VERSION) => "Ecs",
             Some(v) if ess::Shape::of_version(v).is_some() => "Ess",
@@ -112,23 +136,39 @@ impl Service {
             headers: &header_pairs,
             body,
         };
-        let result = self.authenticated(&incoming, action, version, Params::new(params.iter().cloned()));
+        let result = self.authenticated(
+            &incoming,
+            action,
+            version,
+            Params::new(params.iter().cloned()),
+        );
         Outcome { result, product }
     }
 
-    fn authenticated(&self, incoming: &Incoming<'_>, action: Option<String>, version: Option<String>, params: Params) -> ApiResult<Value> {
+    fn authenticated(
+        &self,
+        incoming: &Incoming<'_>,
+        action: Option<String>,
+        version: Option<String>,
+        params: Params,
+    ) -> ApiResult<Reply> {
         let (key, _scheme) = self.auth.authenticate(incoming, wall_clock_ms())?;
         let action = action.ok_or_else(|| ApiError::missing("Action"))?;
         let version = version.ok_or_else(|| ApiError::missing("Version"))?;
         if key.read_only && !is_read_only(&action) {
             return Err(ApiError::forbidden(
                 "Forbidden.RAM",
-                format!("User not authorized to operate on the specified resource, or this API doesn't support RAM: {} may only call Describe actions.", key.id),
+                format!(
+                    "User not authorized to operate on the specified resource, or this API doesn't support RAM: {} may only call Describe actions.",
+                    key.id
+                ),
             ));
         }
         let key_id = key.id.clone();
         match self.faults.draw() {
-            Fault::Throttle => return Err(ApiError::throttled(self.faults.config().retry_after_ms)),
+            Fault::Throttle => {
+                return Err(ApiError::throttled(self.faults.config().retry_after_ms));
+            }
             Fault::FailBefore => return Err(ApiError::internal()),
             Fault::FailAfter => {
                 let _ = self.execute(&key_id, &action, &version, &params)?;
@@ -140,7 +180,13 @@ impl Service {
     }
 
     /// Runs an action against the world, replaying the remembered reply for a reused ClientToken.
-    fn execute(&self, key_id: &str, action: &str, version: &str, params: &Params) -> ApiResult<Value> {
+    fn execute(
+        &self,
+        key_id: &str,
+        action: &str,
+        version: &str,
+        params: &Params,
+    ) -> ApiResult<Reply> {
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         let now_ms = self.clock.now_ms();
         let token_key = params
@@ -151,14 +197,24 @@ impl Service {
             && let Some(remembered) = world.replies.get(key)
         {
             return if remembered.fingerprint == params.fingerprint() {
-                Ok(remembered.body.clone())
+                Ok(remembered.reply.clone())
             } else {
-                Err(ApiError::new(400, "IdempotentParameterMismatch", "The specified ClientToken was used before with different parameters."))
+                Err(ApiError::new(
+                    400,
+                    "IdempotentParameterMismatch",
+                    "The specified ClientToken was used before with different parameters.",
+                ))
             };
         }
         let result = self.dispatch(&mut world, action, version, params, now_ms)?;
         if let Some(key) = token_key {
-            world.replies.insert(key, RememberedReply { fingerprint: params.fingerprint(), body: result.clone() });
+            world.replies.insert(
+                key,
+                RememberedReply {
+                    fingerprint: params.fingerprint(),
+                    reply: result.clone(),
+                },
+            );
         }
         if !is_read_only(action)
             && let Some(file) = &self.state_file
@@ -171,16 +227,42 @@ impl Service {
         Ok(result)
     }
 
-    fn dispatch(&self, world: &mut World, action: &str, version: &str, params: &Params, now_ms: i64) -> ApiResult<Value> {
+    fn dispatch(
+        &self,
+        world: &mut World,
+        action: &str,
+        version: &str,
+        params: &Params,
+        now_ms: i64,
+    ) -> ApiResult<Reply> {
         let handled = if version == ecs::VERSION {
-            ecs::handle(action, world, &ecs::Call { params, settings: &self.settings, now_ms })
+            ecs::handle(
+                action,
+                world,
+                &ecs::Call {
+                    params,
+                    settings: &self.settings,
+                    now_ms,
+                },
+            )
         } else if let Some(shape) = ess::Shape::of_version(version) {
-            ess::handle(action, world, &ess::Call { params, settings: &self.settings, now_ms, shape })
+            ess::handle(
+                action,
+                world,
+                &ess::Call {
+                    params,
+                    settings: &self.settings,
+                    now_ms,
+                    shape,
+                },
+            )
         } else {
             return Err(ApiError::new(
                 400,
                 "InvalidVersion",
-                format!("Specified parameter Version is not valid: {version}. The emulator serves ECS 2014-05-26 and ESS 2014-08-28 / 2022-02-22."),
+                format!(
+                    "Specified parameter Version is not valid: {version}. The emulator serves ECS 2014-05-26 and ESS 2014-08-28 / 2022-02-22."
+                ),
             ));
         };
         handled.unwrap_or_else(|| {
@@ -189,12 +271,14 @@ impl Service {
     }
 }
 
-fn json_response(status: StatusCode, value: &Value, request_id: &str) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert("x-acs-request-id", id);
     }
@@ -203,16 +287,21 @@ fn json_response(status: StatusCode, value: &Value, request_id: &str) -> Respons
 
 fn error_response(error: &ApiError, request_id: &str, host: &str, product: &str) -> Response {
     let body = serde_json::json!({
-        "RequestId": request_id,
         "HostId": host,
         "Code": error.code,
         "Message": error.message,
         "Recommend": format!("https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={request_id}", error.code),
     });
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, &body, request_id);
+    let mut response = json_response(
+        status,
+        Reply::from(body).with_request_id(request_id),
+        request_id,
+    );
     if let Some(ms) = error.retry_after_ms {
-        response.headers_mut().insert("x-acs-retry-after", HeaderValue::from(ms));
+        response
+            .headers_mut()
+            .insert("x-acs-retry-after", HeaderValue::from(ms));
     }
     response
 }

@@ -246,7 +246,10 @@ pub struct ScalingRule {
 impl ScalingRule {
     /// The rule's Alibaba Resource Identifier, which ExecuteScalingRule takes.
     pub fn ari(&self) -> String {
-        format!("ari:acs:ess:{}:1234567890123456:scalingrule/{}", self.region_id, self.id)
+        format!(
+            "ari:acs:ess:{}:1234567890123456:scalingrule/{}",
+            self.region_id, self.id
+        )
     }
 }
 
@@ -279,7 +282,7 @@ pub struct RememberedReply {
     /// What was asked, without volatile parameters.
     pub fingerprint: String,
     /// What was answered (minus `RequestId`).
-    pub body: serde_json::Value,
+    pub reply: crate::reply::Reply,
 }
 
 /// Everything the emulated cloud holds.
@@ -305,7 +308,9 @@ pub struct World {
 pub fn new_id(prefix: &str, region: &Region) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    let tail: String = (0..18).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let tail: String = (0..18)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{prefix}-{}{tail}", region.id_prefix)
 }
 
@@ -342,7 +347,12 @@ impl World {
     }
 
     /// How many more instances of `instance_type` `zone` can take; `None` means no limit.
-    pub fn stock_left(&self, settings: &Settings, zone: &str, instance_type: &str) -> Option<usize> {
+    pub fn stock_left(
+        &self,
+        settings: &Settings,
+        zone: &str,
+        instance_type: &str,
+    ) -> Option<usize> {
         let limit = settings
             .stock
             .iter()
@@ -365,9 +375,16 @@ impl World {
         settings: &Settings,
         now_ms: i64,
     ) -> ApiResult<Vec<String>> {
-        let region = catalog::region(&spec.region_id)
-            .ok_or_else(|| ApiError::not_found("InvalidRegionId.NotFound", format_args!("region {}", spec.region_id)))?;
-        if self.stock_left(settings, &spec.zone_id, &spec.instance_type).is_some_and(|left| left < count) {
+        let region = catalog::region(&spec.region_id).ok_or_else(|| {
+            ApiError::not_found(
+                "InvalidRegionId.NotFound",
+                format_args!("region {}", spec.region_id),
+            )
+        })?;
+        if self
+            .stock_left(settings, &spec.zone_id, &spec.instance_type)
+            .is_some_and(|left| left < count)
+        {
             return Err(ApiError::no_stock(&spec.zone_id, &spec.instance_type));
         }
         let mut ids = Vec::with_capacity(count);
@@ -398,16 +415,28 @@ impl World {
         let mut members: Vec<&Instance> = self
             .instances
             .values()
-            .filter(|i| i.membership.as_ref().is_some_and(|m| m.group_id == group_id))
+            .filter(|i| {
+                i.membership
+                    .as_ref()
+                    .is_some_and(|m| m.group_id == group_id)
+            })
             .collect();
-        members.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then_with(|| a.id.cmp(&b.id)));
+        members.sort_by(|a, b| {
+            a.created_ms
+                .cmp(&b.created_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         members
     }
 
     /// Takes instances out of their group: auto-created ones are released, attached ones kept.
     pub fn remove_members(&mut self, ids: &[String], release: bool) {
         for id in ids {
-            let auto = self.instances.get(id).and_then(|i| i.membership.as_ref()).map(|m| m.creation_type)
+            let auto = self
+                .instances
+                .get(id)
+                .and_then(|i| i.membership.as_ref())
+                .map(|m| m.creation_type)
                 == Some(CreationType::AutoCreated);
             if release && auto {
                 self.instances.remove(id);
@@ -418,14 +447,22 @@ impl World {
     }
 
     /// Brings an active group to its desired capacity and records what happened.
-    pub fn reconcile_group(&mut self, group_id: &str, cause: &str, settings: &Settings, now_ms: i64) -> ApiResult<ScalingActivity> {
-        let group = self
-            .groups
-            .get(group_id)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("InvalidScalingGroupId.NotFound", "scaling group"))?;
+    pub fn reconcile_group(
+        &mut self,
+        group_id: &str,
+        cause: &str,
+        settings: &Settings,
+        now_ms: i64,
+    ) -> ApiResult<ScalingActivity> {
+        let group = self.groups.get(group_id).cloned().ok_or_else(|| {
+            ApiError::not_found("InvalidScalingGroupId.NotFound", "scaling group")
+        })?;
         let region = catalog::region(&group.region_id).ok_or_else(ApiError::internal)?;
-        let members: Vec<String> = self.members(group_id).iter().map(|i| i.id.clone()).collect();
+        let members: Vec<String> = self
+            .members(group_id)
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
         let target = group.desired as usize;
         let (mut created, mut removed, mut shortfall) = (0u32, 0u32, None);
 
@@ -477,12 +514,23 @@ impl World {
 
         let total_capacity = u32::try_from(self.members(group_id).len()).unwrap_or(u32::MAX);
         let (status, message) = match &shortfall {
-            None => ("Successful", format!("Capacity is now {total_capacity} (launched {created}, removed {removed}).")),
+            None => (
+                "Successful",
+                format!(
+                    "Capacity is now {total_capacity} (launched {created}, removed {removed})."
+                ),
+            ),
             Some(types) if created > 0 => (
                 "Warning",
-                format!("Launched {created} of {} instances: no stock of {types} in the group's zones.", target - members.len()),
+                format!(
+                    "Launched {created} of {} instances: no stock of {types} in the group's zones.",
+                    target - members.len()
+                ),
             ),
-            Some(types) => ("Failed", format!("No stock of {types} in the group's zones; nothing launched.")),
+            Some(types) => (
+                "Failed",
+                format!("No stock of {types} in the group's zones; nothing launched."),
+            ),
         };
         let activity = ScalingActivity {
             id: new_id("asa", region),
@@ -495,7 +543,8 @@ impl World {
             removed,
             at_ms: now_ms,
         };
-        self.activities.insert(activity.id.clone(), activity.clone());
+        self.activities
+            .insert(activity.id.clone(), activity.clone());
         Ok(activity)
     }
 
@@ -515,13 +564,19 @@ impl World {
             .collect();
         if group.multi_az_policy.eq_ignore_ascii_case("BALANCE") {
             let members = self.members(&group.id);
-            vswitches.sort_by_key(|(zone, _)| members.iter().filter(|i| &i.spec.zone_id == zone).count());
+            vswitches.sort_by_key(|(zone, _)| {
+                members.iter().filter(|i| &i.spec.zone_id == zone).count()
+            });
         }
         for (zone, vswitch) in &vswitches {
             for instance_type in &config.instance_types {
-                let Some(it) = catalog::instance_type(instance_type) else { continue };
+                let Some(it) = catalog::instance_type(instance_type) else {
+                    continue;
+                };
                 if catalog::offered_in(it, region, zone)
-                    && self.stock_left(settings, zone, instance_type).is_none_or(|left| left > 0)
+                    && self
+                        .stock_left(settings, zone, instance_type)
+                        .is_none_or(|left| left > 0)
                 {
                     return Some((zone.clone(), vswitch.clone(), instance_type.clone()));
                 }
@@ -574,30 +629,57 @@ mod tests {
     #[test]
     fn instances_boot_through_pending_and_starting() {
         let mut world = World::default();
-        let spec = LaunchSpec { region_id: "cn-hangzhou".into(), zone_id: "cn-hangzhou-k".into(), instance_type: "ecs.g7.large".into(), ..Default::default() };
-        let ids = world.launch(&spec, 1, None, &Settings::default(), 1000).unwrap();
+        let spec = LaunchSpec {
+            region_id: "cn-hangzhou".into(),
+            zone_id: "cn-hangzhou-k".into(),
+            instance_type: "ecs.g7.large".into(),
+            ..Default::default()
+        };
+        let ids = world
+            .launch(&spec, 1, None, &Settings::default(), 1000)
+            .unwrap();
         let i = &world.instances[&ids[0]];
-        let timing = InstanceTiming { pending_ms: 100, starting_ms: 200 };
+        let timing = InstanceTiming {
+            pending_ms: 100,
+            starting_ms: 200,
+        };
         assert_eq!(i.status(1000, timing), InstanceStatus::Pending);
         assert_eq!(i.status(1100, timing), InstanceStatus::Starting);
         assert_eq!(i.status(1300, timing), InstanceStatus::Running);
-        assert!(ids[0].starts_with("i-bp") && ids[0].len() == 22, "{}", ids[0]);
+        assert!(
+            ids[0].starts_with("i-bp") && ids[0].len() == 22,
+            "{}",
+            ids[0]
+        );
     }
 
     #[test]
     fn a_group_converges_to_desired_and_releases_oldest_first() {
         let mut world = World::default();
         let id = group(&mut world, 3, &["ecs.g7.large"]);
-        let a = world.reconcile_group(&id, "test", &Settings::default(), 0).unwrap();
-        assert_eq!((a.created, a.total_capacity, a.status.as_str()), (3, 3, "Successful"));
-        world.reconcile_group(&id, "test", &Settings::default(), 10).unwrap();
+        let a = world
+            .reconcile_group(&id, "test", &Settings::default(), 0)
+            .unwrap();
+        assert_eq!(
+            (a.created, a.total_capacity, a.status.as_str()),
+            (3, 3, "Successful")
+        );
+        world
+            .reconcile_group(&id, "test", &Settings::default(), 10)
+            .unwrap();
         assert_eq!(world.members(&id).len(), 3, "reconcile is idempotent");
         let oldest = world.members(&id)[0].id.clone();
         world.groups.get_mut(&id).unwrap().desired = 1;
-        let a = world.reconcile_group(&id, "test", &Settings::default(), 20).unwrap();
+        let a = world
+            .reconcile_group(&id, "test", &Settings::default(), 20)
+            .unwrap();
         assert_eq!((a.removed, a.total_capacity), (2, 1));
         assert!(!world.instances.contains_key(&oldest));
-        assert_eq!(world.instances.len(), 1, "released instances are gone from ECS too");
+        assert_eq!(
+            world.instances.len(),
+            1,
+            "released instances are gone from ECS too"
+        );
     }
 
     #[test]
@@ -605,18 +687,37 @@ mod tests {
         let mut world = World::default();
         let settings = Settings {
             stock: vec![
-                StockLimit { zone: "cn-hangzhou-k".into(), instance_type: "ecs.g7.large".into(), limit: 1 },
-                StockLimit { zone: "cn-hangzhou-k".into(), instance_type: "ecs.c7.large".into(), limit: 1 },
-                StockLimit { zone: "cn-hangzhou-h".into(), instance_type: "ecs.g7.large".into(), limit: 1 },
-                StockLimit { zone: "cn-hangzhou-h".into(), instance_type: "ecs.c7.large".into(), limit: 0 },
+                StockLimit {
+                    zone: "cn-hangzhou-k".into(),
+                    instance_type: "ecs.g7.large".into(),
+                    limit: 1,
+                },
+                StockLimit {
+                    zone: "cn-hangzhou-k".into(),
+                    instance_type: "ecs.c7.large".into(),
+                    limit: 1,
+                },
+                StockLimit {
+                    zone: "cn-hangzhou-h".into(),
+                    instance_type: "ecs.g7.large".into(),
+                    limit: 1,
+                },
+                StockLimit {
+                    zone: "cn-hangzhou-h".into(),
+                    instance_type: "ecs.c7.large".into(),
+                    limit: 0,
+                },
             ],
             ..Default::default()
         };
         let id = group(&mut world, 5, &["ecs.g7.large", "ecs.c7.large"]);
         let a = world.reconcile_group(&id, "test", &settings, 0).unwrap();
         assert_eq!((a.created, a.status.as_str()), (3, "Warning"));
-        let placed: Vec<(String, String)> =
-            world.members(&id).iter().map(|i| (i.spec.zone_id.clone(), i.spec.instance_type.clone())).collect();
+        let placed: Vec<(String, String)> = world
+            .members(&id)
+            .iter()
+            .map(|i| (i.spec.zone_id.clone(), i.spec.instance_type.clone()))
+            .collect();
         assert!(placed.contains(&("cn-hangzhou-h".into(), "ecs.g7.large".into())));
         assert!(placed.contains(&("cn-hangzhou-k".into(), "ecs.c7.large".into())));
         world.groups.get_mut(&id).unwrap().desired = 4;
@@ -628,11 +729,23 @@ mod tests {
     fn launch_refuses_all_when_stock_is_short() {
         let mut world = World::default();
         let settings = Settings {
-            stock: vec![StockLimit { zone: "cn-hangzhou-k".into(), instance_type: "ecs.g7.large".into(), limit: 2 }],
+            stock: vec![StockLimit {
+                zone: "cn-hangzhou-k".into(),
+                instance_type: "ecs.g7.large".into(),
+                limit: 2,
+            }],
             ..Default::default()
         };
-        let spec = LaunchSpec { region_id: "cn-hangzhou".into(), zone_id: "cn-hangzhou-k".into(), instance_type: "ecs.g7.large".into(), ..Default::default() };
-        assert_eq!(world.launch(&spec, 3, None, &settings, 0).unwrap_err().code, "OperationDenied.NoStock");
+        let spec = LaunchSpec {
+            region_id: "cn-hangzhou".into(),
+            zone_id: "cn-hangzhou-k".into(),
+            instance_type: "ecs.g7.large".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            world.launch(&spec, 3, None, &settings, 0).unwrap_err().code,
+            "OperationDenied.NoStock"
+        );
         assert!(world.instances.is_empty());
         assert_eq!(world.launch(&spec, 2, None, &settings, 0).unwrap().len(), 2);
     }

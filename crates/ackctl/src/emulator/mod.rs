@@ -1,6 +1,8 @@
 //! `ackctl emulator`: serve the emulated Alibaba Cloud, or measure how fast it serves.
 
-use aliyun_emu::{AccessKey, Config, Emulator, FaultConfig, InstanceTiming, Settings, StockLimit, SystemClock};
+use aliyun_emu::{
+    AccessKey, Config, Emulator, FaultConfig, InstanceTiming, Settings, StockLimit, SystemClock,
+};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::io::Write as _;
@@ -72,16 +74,26 @@ pub struct ServeArgs {
 }
 
 fn parse_stock(s: &str) -> Result<StockLimit, String> {
-    let (zone_type, count) = s.rsplit_once('=').ok_or("expected ZONE:INSTANCE_TYPE=COUNT, e.g. cn-hangzhou-k:ecs.g7.large=0")?;
-    let (zone, instance_type) = zone_type.split_once(':').ok_or("expected ZONE:INSTANCE_TYPE=COUNT, e.g. cn-hangzhou-k:ecs.g7.large=0")?;
+    let (zone_type, count) = s
+        .rsplit_once('=')
+        .ok_or("expected ZONE:INSTANCE_TYPE=COUNT, e.g. cn-hangzhou-k:ecs.g7.large=0")?;
+    let (zone, instance_type) = zone_type
+        .split_once(':')
+        .ok_or("expected ZONE:INSTANCE_TYPE=COUNT, e.g. cn-hangzhou-k:ecs.g7.large=0")?;
     if aliyun_emu::catalog::region_of_zone(zone).is_none() {
         return Err(format!("unknown zone {zone}"));
     }
     if aliyun_emu::catalog::instance_type(instance_type).is_none() {
         return Err(format!("unknown instance type {instance_type}"));
     }
-    let limit = count.parse().map_err(|_| format!("{count} is not a count"))?;
-    Ok(StockLimit { zone: zone.into(), instance_type: instance_type.into(), limit })
+    let limit = count
+        .parse()
+        .map_err(|_| format!("{count} is not a count"))?;
+    Ok(StockLimit {
+        zone: zone.into(),
+        instance_type: instance_type.into(),
+        limit,
+    })
 }
 
 impl ServeArgs {
@@ -90,7 +102,10 @@ impl ServeArgs {
         Config {
             access_keys: self.access_keys.clone(),
             settings: Settings {
-                timing: InstanceTiming { pending_ms: self.pending_ms.max(0), starting_ms: self.starting_ms.max(0) },
+                timing: InstanceTiming {
+                    pending_ms: self.pending_ms.max(0),
+                    starting_ms: self.starting_ms.max(0),
+                },
                 stock: self.stock.clone(),
             },
             faults: FaultConfig {
