@@ -1,0 +1,7 @@
+//! The one integration-test binary of ackctl. Each module is one topic; they share the helpers
+//! in `support`.
+
+mod emulator_client;
+mod emulator_faults;
+mod emulator_fuzz;
+mod support;
