@@ -2,7 +2,7 @@
 //! emulator that stands in for it.
 
 mod emulator;
-// mod quickstart;
+mod quickstart;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +35,9 @@ struct Cli {
 enum Command {
     /// Run the local Alibaba Cloud emulator (ECS and ESS), or benchmark it.
     Emulator(emulator::EmulatorCommand),
+    /// Start an emulator in-process and walk through a first exchange with it: create an ESS
+    /// scaling group, scale it out, watch the instances boot, scale in, and clean up.
+    Quickstart(quickstart::QuickstartArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Emulator(cmd) => emulator::run(cmd).await,
+            Command::Quickstart(args) => quickstart::run(args).await,
         }
     })
 }
