@@ -755,7 +755,7 @@ fn remove_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
             ),
         ));
     }
-    let release = !p.get("RemovePolicy").is_some_and(|r| r == "remove");
+    let release = p.get("RemovePolicy").is_none_or(|r| r != "remove");
     world.remove_members(&valid, release);
     if decrease {
         let g = group_mut(world, &group.id)?;
