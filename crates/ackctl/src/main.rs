@@ -2,6 +2,7 @@
 //! emulator that stands in for it.
 
 mod emulator;
+mod get;
 mod quickstart;
 
 use clap::{Parser, Subcommand};
@@ -35,13 +36,26 @@ struct Cli {
 enum Command {
     /// Run the local Alibaba Cloud emulator (ECS and ESS), or benchmark it.
     Emulator(emulator::EmulatorCommand),
+    /// List regions, zones, instance types, instances, scaling groups or a group's instances.
+    Get(get::GetCommand),
     /// Start an emulator in-process and walk through a first exchange with it: create an ESS
     /// scaling group, scale it out, watch the instances boot, scale in, and clean up.
     Quickstart(quickstart::QuickstartArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The cause chain in one line; users need what failed, not a backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -57,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Emulator(cmd) => emulator::run(cmd).await,
             Command::Quickstart(args) => quickstart::run(args).await,
+            Command::Get(cmd) => get::run(cmd).await,
         }
     })
 }
