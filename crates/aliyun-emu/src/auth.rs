@@ -79,23 +79,16 @@ pub enum Scheme {
 
 /// A request as received, decoded.
 pub struct Incoming<'a> {
-    /// HTTP method.
-    pub method: &'a str,
-    /// Path as sent.
-    pub path: &'a str,
-    /// Decoded query.
-    pub query: &'a [(String, String)],
+    /// What V3 and ROA v1 signatures cover.
+    pub request: SignableRequest<'a>,
     /// Query plus form-body parameters (what RPC v1 signs).
     pub params: &'a [(String, String)],
-    /// Headers, lower-case names.
-    pub headers: &'a [(String, String)],
-    /// Body.
-    pub body: &'a [u8],
 }
 
 impl Incoming<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.request
+            .headers
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -106,16 +99,6 @@ impl Incoming<'_> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-
-    fn signable(&self) -> SignableRequest<'_> {
-        SignableRequest {
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            headers: self.headers,
-            body: self.body,
-        }
     }
 }
 
@@ -191,8 +174,8 @@ impl Authenticator {
                         "SignedHeaders must include host and the x-acs-* headers",
                     ));
                 }
-                if !v3::verify(&req.signable(), &auth, &key.secret) {
-                    let canonical = v3::canonical_request(&req.signable(), &auth.signed_headers);
+                if !v3::verify(&req.request, &auth, &key.secret) {
+                    let canonical = v3::canonical_request(&req.request, &auth.signed_headers);
                     return Err(mismatch(&format!(
                         "{}\n{}",
                         v3::ALGORITHM,
@@ -210,9 +193,9 @@ impl Authenticator {
                 let (id, signature) = roa_v1::parse_authorization(value)
                     .ok_or_else(|| incomplete("expected acs AccessKeyId:Signature"))?;
                 let key = self.key(id)?;
-                let expected = roa_v1::signature(&req.signable(), &key.secret);
+                let expected = roa_v1::signature(&req.request, &key.secret);
                 if !aliyun_signer::constant_time_eq(&expected, signature) {
-                    return Err(mismatch(&roa_v1::string_to_sign(&req.signable())));
+                    return Err(mismatch(&roa_v1::string_to_sign(&req.request)));
                 }
                 (
                     key,
@@ -246,9 +229,12 @@ impl Authenticator {
                         ));
                     }
                 }
-                let expected = rpc_v1::signature(req.method, req.params, &key.secret);
+                let expected = rpc_v1::signature(req.request.method, req.params, &key.secret);
                 if !aliyun_signer::constant_time_eq(&expected, signature) {
-                    return Err(mismatch(&rpc_v1::string_to_sign(req.method, req.params)));
+                    return Err(mismatch(&rpc_v1::string_to_sign(
+                        req.request.method,
+                        req.params,
+                    )));
                 }
                 (
                     key,
@@ -358,12 +344,14 @@ mod tests {
         headers: &'a [(String, String)],
     ) -> Incoming<'a> {
         Incoming {
-            method: "POST",
-            path: "/",
-            query,
+            request: SignableRequest {
+                method: "POST",
+                path: "/",
+                query,
+                headers,
+                body: b"",
+            },
             params: query,
-            headers,
-            body: b"",
         }
     }
 

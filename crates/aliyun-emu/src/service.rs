@@ -129,12 +129,14 @@ impl Service {
             _ => "Unknown",
         };
         let incoming = Incoming {
-            method: method.as_str(),
-            path: uri.path(),
-            query: &query,
+            request: aliyun_signer::SignableRequest {
+                method: method.as_str(),
+                path: uri.path(),
+                query: &query,
+                headers: &header_pairs,
+                body,
+            },
             params: &params,
-            headers: &header_pairs,
-            body,
         };
         let result = self.authenticated(
             &incoming,
