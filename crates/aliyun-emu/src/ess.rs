@@ -635,29 +635,50 @@ fn describe_scaling_instances(world: &World, call: &Call<'_>) -> ApiResult<Value
 }
 
 /// The capacity an adjustment leads to, or why it is refused.
-fn adjusted_capacity(group: &ScalingGroup, current: u32, kind: &str, value: i64) -> ApiResult<u32> {
-    let current = i64::from(current);
-    let target = match kind {
-        "QuantityChangeInCapacity" => current + value,
-        "PercentChangeInCapacity" => {
-            let change = (current as f64 * value as f64 / 100.0).round() as i64;
-            current
-                + if change == 0 && value != 0 {
-                    value.signum()
-                } else {
-                    change
-                }
-        }
-        "TotalCapacity" => value,
-        other => {
-            return Err(ApiError::invalid(
+/// How an adjustment value changes a group's capacity.
+#[derive(Debug, Clone, Copy)]
+enum Adjustment {
+    Quantity,
+    Percent,
+    Total,
+}
+
+impl Adjustment {
+    fn parse(kind: &str) -> ApiResult<Self> {
+        match kind {
+            "QuantityChangeInCapacity" => Ok(Self::Quantity),
+            "PercentChangeInCapacity" => Ok(Self::Percent),
+            "TotalCapacity" => Ok(Self::Total),
+            other => Err(ApiError::invalid(
                 "AdjustmentType",
                 format_args!(
                     "\"{other}\" is not one of QuantityChangeInCapacity, PercentChangeInCapacity, TotalCapacity"
                 ),
-            ));
+            )),
         }
-    };
+    }
+
+    /// The capacity after adjusting `current` by `value`; a percentage too small to round to
+    /// a whole instance still moves by one, as on ESS.
+    fn apply(self, current: i64, value: i64) -> i64 {
+        match self {
+            Self::Quantity => current + value,
+            Self::Percent => {
+                let change = (current as f64 * value as f64 / 100.0).round() as i64;
+                current
+                    + if change == 0 && value != 0 {
+                        value.signum()
+                    } else {
+                        change
+                    }
+            }
+            Self::Total => value,
+        }
+    }
+}
+
+fn adjusted_capacity(group: &ScalingGroup, current: u32, kind: &str, value: i64) -> ApiResult<u32> {
+    let target = Adjustment::parse(kind)?.apply(i64::from(current), value);
     if target < i64::from(group.min_size) || target > i64::from(group.max_size) {
         return Err(ApiError::invalid(
             "AdjustmentValue",
@@ -784,16 +805,7 @@ fn create_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
         .get("AdjustmentType")
         .unwrap_or("QuantityChangeInCapacity")
         .to_owned();
-    adjusted_capacity(
-        &ScalingGroup {
-            min_size: 0,
-            max_size: u32::MAX,
-            ..group.clone()
-        },
-        0,
-        &kind,
-        0,
-    )?;
+    Adjustment::parse(&kind)?;
     let value = p.parse::<i64>("AdjustmentValue")?.unwrap_or(0);
     let id = new_id("asr", region);
     let name = p.get("ScalingRuleName").unwrap_or(&id).to_owned();
@@ -830,12 +842,7 @@ fn modify_scaling_rule(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     let kind = p.get("AdjustmentType").map(str::to_owned);
     let value = p.parse::<i64>("AdjustmentValue")?;
     if let Some(kind) = &kind {
-        let any = ScalingGroup {
-            min_size: 0,
-            max_size: u32::MAX,
-            ..group(world, &world.rules[&id].group_id)?.clone()
-        };
-        adjusted_capacity(&any, 0, kind, 0)?;
+        Adjustment::parse(kind)?;
     }
     let rule = world.rules.get_mut(&id).ok_or_else(ApiError::internal)?;
     if let Some(kind) = kind {
