@@ -171,12 +171,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     }
 
     step("Scaling in by one (ESS RemoveInstances, which also releases the ECS instance)");
-    let members = ess
-        .describe_all_scaling_instances(&DescribeScalingInstancesRequest {
-            scaling_group_id: Some(group.clone()),
-            ..Default::default()
-        })
-        .await?;
+    let members = members(&client, &group).await?;
     let victim = members
         .first()
         .context("the group has no instances")?
@@ -220,18 +215,27 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The instances of a scaling group, every page.
+async fn members(
+    client: &aliyun::Client,
+    group: &str,
+) -> anyhow::Result<Vec<aliyun::ess::ScalingInstance>> {
+    let request = DescribeScalingInstancesRequest {
+        scaling_group_id: Some(group.into()),
+        ..Default::default()
+    };
+    Ok(client
+        .ess()
+        .describe_all_scaling_instances(&request)
+        .await?)
+}
+
 /// Waits, with a progress line, until `want` members are InService.
 async fn wait_in_service(client: &aliyun::Client, group: &str, want: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = Duration::from_secs(60);
     loop {
-        let members = client
-            .ess()
-            .describe_all_scaling_instances(&DescribeScalingInstancesRequest {
-                scaling_group_id: Some(group.into()),
-                ..Default::default()
-            })
-            .await?;
+        let members = members(client, group).await?;
         let ready = members
             .iter()
             .filter(|m| m.lifecycle_state == "InService")
@@ -252,13 +256,7 @@ async fn wait_in_service(client: &aliyun::Client, group: &str, want: usize) -> a
 }
 
 async fn print_instances(client: &aliyun::Client, group: &str) -> anyhow::Result<()> {
-    let members = client
-        .ess()
-        .describe_all_scaling_instances(&DescribeScalingInstancesRequest {
-            scaling_group_id: Some(group.into()),
-            ..Default::default()
-        })
-        .await?;
+    let members = members(client, group).await?;
     let ids: Vec<String> = members.iter().map(|m| m.instance_id.clone()).collect();
     let instances = client
         .ecs()
