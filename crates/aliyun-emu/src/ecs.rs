@@ -7,22 +7,14 @@ use crate::catalog::{self, InstanceType, Region};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
-use crate::world::{self, Instance, LaunchSpec, Settings, World, format_minutes};
+use crate::world::{self, Instance, LaunchSpec, World, format_minutes};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The API version this module serves.
 pub const VERSION: &str = "2014-05-26";
 
-/// The inputs of one call.
-pub struct Call<'a> {
-    /// Request parameters.
-    pub params: &'a Params,
-    /// Settings.
-    pub settings: &'a Settings,
-    /// Emulated time.
-    pub now_ms: i64,
-}
+pub use crate::call::Call;
 
 /// Handles an ECS action; `None` when ECS has no such action.
 pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiResult<Reply>> {

@@ -12,8 +12,11 @@
 //! It is the embedded default cloud of ackctl, as SQLite is its embedded default store.
 
 mod auth;
+mod call;
 pub mod catalog;
 mod clock;
+pub mod cs;
+pub mod eci;
 mod ecs;
 mod error;
 mod ess;
@@ -22,6 +25,8 @@ mod params;
 mod persist;
 mod reply;
 mod service;
+pub mod slb;
+pub mod vpc;
 pub mod world;
 
 pub use auth::{AccessKey, DEFAULT_MAX_SKEW_MS};

@@ -13,7 +13,8 @@ use crate::params::Params;
 use crate::persist::StateFile;
 use crate::reply::Reply;
 use crate::world::{RememberedReply, Settings, World};
-use crate::{ecs, ess};
+use crate::call::Call;
+use crate::{cs, eci, ecs, ess, slb, vpc};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
@@ -123,11 +124,12 @@ impl Service {
             find("x-acs-action", "Action"),
             find("x-acs-version", "Version"),
         );
-        let product = match version.as_deref() {
-            Some(ecs::VERSION) => "Ecs",
-            Some(v) if ess::Shape::of_version(v).is_some() => "Ess",
-            _ => "Unknown",
-        };
+        let product = product_of(version.as_deref());
+        // ROA (CS) names its action by method and path; RPC by the Action parameter or header.
+        let route = (version.as_deref() == Some(cs::VERSION))
+            .then(|| cs::route(method.as_str(), uri.path()))
+            .flatten();
+        let action = route.as_ref().map(|r| r.action.to_owned()).or(action);
         let incoming = Incoming {
             request: aliyun_signer::SignableRequest {
                 method: method.as_str(),
@@ -138,12 +140,7 @@ impl Service {
             },
             params: &params,
         };
-        let result = self.authenticated(
-            &incoming,
-            action,
-            version,
-            Params::new(params.iter().cloned()),
-        );
+        let result = self.authenticated(&incoming, action, version, route, &params, body);
         Outcome { result, product }
     }
 
@@ -152,12 +149,21 @@ impl Service {
         incoming: &Incoming<'_>,
         action: Option<String>,
         version: Option<String>,
-        params: Params,
+        route: Option<cs::Route>,
+        params: &[(String, String)],
+        body: &Bytes,
     ) -> ApiResult<Reply> {
         let (key, _scheme) = self.auth.authenticate(incoming, wall_clock_ms())?;
         let action = action.ok_or_else(|| ApiError::missing("Action"))?;
         let version = version.ok_or_else(|| ApiError::missing("Version"))?;
-        if key.read_only && !is_read_only(&action) {
+        let request = Request {
+            body: if route.is_some() { json_body(body)? } else { serde_json::Value::Null },
+            action,
+            version,
+            route,
+            params: Params::new(params.iter().cloned()),
+        };
+        if key.read_only && !is_read_only(&request.action) {
             return Err(ApiError::forbidden(
                 "Forbidden.RAM",
                 format!(
@@ -173,32 +179,27 @@ impl Service {
             }
             Fault::FailBefore => return Err(ApiError::internal()),
             Fault::FailAfter => {
-                let _ = self.execute(&key_id, &action, &version, &params)?;
+                let _ = self.execute(&key_id, &request)?;
                 return Err(ApiError::internal());
             }
             Fault::None => {}
         }
-        self.execute(&key_id, &action, &version, &params)
+        self.execute(&key_id, &request)
     }
 
     /// Runs an action against the world, replaying the remembered reply for a reused ClientToken.
-    fn execute(
-        &self,
-        key_id: &str,
-        action: &str,
-        version: &str,
-        params: &Params,
-    ) -> ApiResult<Reply> {
+    fn execute(&self, key_id: &str, request: &Request) -> ApiResult<Reply> {
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         let now_ms = self.clock.now_ms();
-        let token_key = params
-            .get("ClientToken")
+        let action = request.action.as_str();
+        let token_key = request
+            .client_token()
             .filter(|_| !is_read_only(action))
             .map(|token| format!("{key_id}/{action}/{token}"));
         if let Some(key) = &token_key
             && let Some(remembered) = world.replies.get(key)
         {
-            return if remembered.fingerprint == params.fingerprint() {
+            return if remembered.fingerprint == request.fingerprint() {
                 Ok(remembered.reply.clone())
             } else {
                 Err(ApiError::new(
@@ -208,12 +209,12 @@ impl Service {
                 ))
             };
         }
-        let result = self.dispatch(&mut world, action, version, params, now_ms)?;
+        let result = self.dispatch(&mut world, request, now_ms)?;
         if let Some(key) = token_key {
             world.replies.insert(
                 key,
                 RememberedReply {
-                    fingerprint: params.fingerprint(),
+                    fingerprint: request.fingerprint(),
                     reply: result.clone(),
                 },
             );
@@ -229,48 +230,121 @@ impl Service {
         Ok(result)
     }
 
-    fn dispatch(
-        &self,
-        world: &mut World,
-        action: &str,
-        version: &str,
-        params: &Params,
-        now_ms: i64,
-    ) -> ApiResult<Reply> {
-        let handled = if version == ecs::VERSION {
-            ecs::handle(
-                action,
+    fn dispatch(&self, world: &mut World, request: &Request, now_ms: i64) -> ApiResult<Reply> {
+        let (action, version) = (request.action.as_str(), request.version.as_str());
+        if let Some(route) = &request.route {
+            return cs::handle(
                 world,
-                &ecs::Call {
-                    params,
+                &cs::RoaCall {
+                    route,
+                    query: &request.params,
+                    body: &request.body,
                     settings: &self.settings,
                     now_ms,
                 },
-            )
-        } else if let Some(shape) = ess::Shape::of_version(version) {
-            ess::handle(
-                action,
-                world,
-                &ess::Call {
-                    params,
-                    settings: &self.settings,
-                    now_ms,
-                    shape,
-                },
-            )
-        } else {
-            return Err(ApiError::new(
-                400,
-                "InvalidVersion",
-                format!(
-                    "Specified parameter Version is not valid: {version}. The emulator serves ECS 2014-05-26 and ESS 2014-08-28 / 2022-02-22."
+            );
+        }
+        let call = Call {
+            params: &request.params,
+            settings: &self.settings,
+            now_ms,
+        };
+        let handled = match version {
+            ecs::VERSION => {
+                ecs::handle(action, world, &call).or_else(|| vpc::handle_ecs(action, world, &call))
+            }
+            vpc::VERSION => vpc::handle(action, world, &call),
+            slb::VERSION => slb::handle(action, world, &call),
+            eci::VERSION => eci::handle(action, world, &call),
+            cs::VERSION => None,
+            _ => match ess::Shape::of_version(version) {
+                Some(shape) => ess::handle(
+                    action,
+                    world,
+                    &ess::Call {
+                        params: &request.params,
+                        settings: &self.settings,
+                        now_ms,
+                        shape,
+                    },
                 ),
-            ));
+                None => {
+                    return Err(ApiError::new(
+                        400,
+                        "InvalidVersion",
+                        format!(
+                            "Specified parameter Version is not valid: {version}. The emulator serves ECS {}, ESS 2014-08-28 / 2022-02-22, VPC {}, SLB {}, ECI {} and CS {}.",
+                            ecs::VERSION,
+                            vpc::VERSION,
+                            slb::VERSION,
+                            eci::VERSION,
+                            cs::VERSION
+                        ),
+                    ));
+                }
+            },
         };
         handled.unwrap_or_else(|| {
             Err(ApiError::new(404, "InvalidAction.NotFound", format!("Specified api is not found, please check your url and method: {action} (version {version}).")))
         })
     }
+}
+
+/// One authenticated request, decoded.
+struct Request {
+    action: String,
+    version: String,
+    /// The CS route, for ROA requests.
+    route: Option<cs::Route>,
+    /// Query plus form parameters.
+    params: Params,
+    /// The JSON body of a ROA request; `null` otherwise.
+    body: serde_json::Value,
+}
+
+impl Request {
+    /// The idempotency token: `ClientToken` for RPC, `client_token` in a ROA body.
+    fn client_token(&self) -> Option<&str> {
+        self.params
+            .get("ClientToken")
+            .or_else(|| self.body.get("client_token").and_then(|v| v.as_str()))
+            .filter(|t| !t.is_empty())
+    }
+
+    /// What was asked, without volatile parameters.
+    fn fingerprint(&self) -> String {
+        if self.body.is_null() {
+            self.params.fingerprint()
+        } else {
+            format!("{}|{}", self.params.fingerprint(), self.body)
+        }
+    }
+}
+
+fn product_of(version: Option<&str>) -> &'static str {
+    match version {
+        Some(ecs::VERSION) => "Ecs",
+        Some(vpc::VERSION) => "Vpc",
+        Some(slb::VERSION) => "Slb",
+        Some(eci::VERSION) => "Eci",
+        Some(cs::VERSION) => "CS",
+        Some(v) if ess::Shape::of_version(v).is_some() => "Ess",
+        _ => "Unknown",
+    }
+}
+
+/// A ROA body: empty means none; anything else must be JSON.
+fn json_body(body: &Bytes) -> ApiResult<serde_json::Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            400,
+            "InvalidParameter",
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response {
@@ -288,12 +362,17 @@ fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Respons
 }
 
 fn error_response(error: &ApiError, request_id: &str, host: &str, product: &str) -> Response {
-    let body = serde_json::json!({
+    // CS answers in its own lower-case style; the SDKs read either case.
+    let body = if product == "CS" {
+        serde_json::json!({"code": error.code, "message": error.message, "requestId": request_id})
+    } else {
+        serde_json::json!({
         "HostId": host,
         "Code": error.code,
         "Message": error.message,
         "Recommend": format!("https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={request_id}", error.code),
-    });
+        })
+    };
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_response(
         status,

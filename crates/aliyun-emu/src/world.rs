@@ -302,6 +302,18 @@ pub struct World {
     pub replies: BTreeMap<String, RememberedReply>,
     /// The last private address handed out, as an offset into 10.0.0.0/8 after 10.0.0.1.
     pub last_ip_offset: u32,
+    /// VPCs, vSwitches, route tables and security groups.
+    #[serde(default)]
+    pub network: crate::vpc::Network,
+    /// SLB load balancers.
+    #[serde(default)]
+    pub load_balancers: crate::slb::LoadBalancers,
+    /// ECI container groups.
+    #[serde(default)]
+    pub container_groups: crate::eci::ContainerGroups,
+    /// ACK clusters, node pools and tasks.
+    #[serde(default)]
+    pub clusters: crate::cs::Clusters,
 }
 
 /// A fresh resource id in Alibaba's style: `<prefix>-<region letters><18 chars>`.
@@ -340,7 +352,8 @@ pub fn format_seconds(ms: i64) -> String {
 }
 
 impl World {
-    fn next_private_ip(&mut self) -> String {
+    /// A fresh private address.
+    pub(crate) fn next_private_ip(&mut self) -> String {
         self.last_ip_offset = self.last_ip_offset.wrapping_add(1) % 0x00ff_fffd;
         let n = self.last_ip_offset + 1;
         format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)

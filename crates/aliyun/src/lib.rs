@@ -1,7 +1,7 @@
 //! A thin, typed client for the Alibaba Cloud OpenAPI.
 //!
 //! ```text
-//!   typed APIs (ecs, ess)  ──▶  Client::rpc  ──▶  signer (pure)  ──▶  HTTP (reqwest)
+//!   typed APIs (ecs, ess, cs, eci, slb, vpc)  ──▶  Client::rpc  ──▶  signer (pure)  ──▶  HTTP (reqwest)
 //!        │                        │  ▲
 //!        └── params (flattening)  │  └── retry (jittered backoff, x-acs-retry-after)
 //!                                 ├── endpoint (per product/region, one override)
@@ -15,12 +15,16 @@ pub use aliyun_signer as signer;
 
 pub mod client;
 pub mod credentials;
+pub mod cs;
+pub mod eci;
 pub mod ecs;
 pub mod endpoint;
 pub mod error;
 pub mod ess;
 pub mod params;
 pub mod retry;
+pub mod slb;
+pub mod vpc;
 
 pub use client::{Client, ClientBuilder};
 pub use credentials::Credentials;
