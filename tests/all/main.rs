@@ -2,6 +2,9 @@
 //! in `support`.
 
 mod emulator_client;
+mod emulator_cs;
+mod emulator_eci;
 mod emulator_faults;
 mod emulator_fuzz;
+mod emulator_network;
 mod support;

@@ -27,9 +27,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from alibabacloud_cs20151215.client import Client as CsClient
+from alibabacloud_eci20180808.client import Client as EciClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_ess20220222.client import Client as EssClient
+from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
+from alibabacloud_vpc20160428.client import Client as VpcClient
 from alibabacloud_tea_openapi.models import Config
 from darabonba.core import DaraCore
 
@@ -233,12 +237,20 @@ def make_config(emu: Emulator, signing: str, key_id: str = "testid", secret: str
     return Config(**kw)
 
 
-_PRODUCTS = {"ecs": EcsClient, "ess": EssClient, "openapi": OpenApiClient}
+_PRODUCTS = {
+    "ecs": EcsClient,
+    "ess": EssClient,
+    "cs": CsClient,
+    "eci": EciClient,
+    "slb": SlbClient,
+    "vpc": VpcClient,
+    "openapi": OpenApiClient,
+}
 
 
 @pytest.fixture
 def make_client(emulator, signing):
-    """make_client('ecs'|'ess'|'openapi', key_id=..., secret=..., emu=..., signing=...)"""
+    """make_client('ecs'|'ess'|'cs'|'eci'|'slb'|'vpc'|'openapi', key_id=..., secret=..., emu=..., signing=...)"""
 
     def _make(product: str, *, key_id: str = "testid", secret: str = "testsecret", emu: Emulator | None = None,
               signing_mode: str | None = None):
@@ -255,6 +267,26 @@ def ecs(make_client) -> EcsClient:
 @pytest.fixture
 def ess(make_client) -> EssClient:
     return make_client("ess")
+
+
+@pytest.fixture
+def cs(make_client) -> CsClient:
+    return make_client("cs")
+
+
+@pytest.fixture
+def eci(make_client) -> EciClient:
+    return make_client("eci")
+
+
+@pytest.fixture
+def slb(make_client) -> SlbClient:
+    return make_client("slb")
+
+
+@pytest.fixture
+def vpc(make_client) -> VpcClient:
+    return make_client("vpc")
 
 
 @pytest.fixture

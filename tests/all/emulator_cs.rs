@@ -1,0 +1,1 @@
+//! emulator_cs: flows through the Rust client against the emulator.

@@ -1,0 +1,1 @@
+//! emulator_eci: flows through the Rust client against the emulator.

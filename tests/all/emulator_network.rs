@@ -1,0 +1,1 @@
+//! emulator_network: flows through the Rust client against the emulator.
