@@ -1,0 +1,1 @@
+//! Pure autoscaling decisions with cluster-autoscaler semantics: `plan(snapshot, options, now, rng)`.
