@@ -50,6 +50,7 @@ BASE_ARGS = [
     "--access-key", "other:othersecret",
     "--pending-ms", "0",
     "--starting-ms", "0",
+    "--control-plane-ms", "0",
 ]
 SIGNING_MODES = ["v3", "v2"]
 

@@ -12,6 +12,13 @@ pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> i64;
 }
 
+/// A shared clock, so a test can keep a handle on the clock it gave the emulator.
+impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn now_ms(&self) -> i64 {
+        (**self).now_ms()
+    }
+}
+
 /// The machine's wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -13,7 +13,11 @@ pub struct Reply(String);
 
 impl From<serde_json::Value> for Reply {
     fn from(value: serde_json::Value) -> Self {
-        debug_assert!(value.is_object(), "replies are JSON objects");
+        // CS's DescribeKubernetesVersionMetadata answers with a bare array.
+        debug_assert!(
+            value.is_object() || value.is_array(),
+            "replies are JSON objects or arrays"
+        );
         Self(value.to_string())
     }
 }
@@ -29,8 +33,12 @@ impl Reply {
         Ok(Self(text))
     }
 
-    /// The body sent for one request: the object with `RequestId` as its first member.
+    /// The body sent for one request: the object with `RequestId` as its first member (an
+    /// array reply has nowhere to carry it and goes out as it is).
     pub fn with_request_id(&self, request_id: &str) -> Vec<u8> {
+        if !self.0.starts_with('{') {
+            return self.0.clone().into_bytes();
+        }
         let members = self.0.strip_prefix('{').unwrap_or("}");
         let mut body = Vec::with_capacity(self.0.len() + request_id.len() + 16);
         body.extend_from_slice(b"{\"RequestId\":\"");

@@ -6,6 +6,7 @@
 //! ```
 
 use crate::auth::{Authenticator, Incoming};
+use crate::call::Call;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{Fault, Faults};
@@ -13,7 +14,6 @@ use crate::params::Params;
 use crate::persist::StateFile;
 use crate::reply::Reply;
 use crate::world::{RememberedReply, Settings, World};
-use crate::call::Call;
 use crate::{cs, eci, ecs, ess, slb, vpc};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -156,8 +156,20 @@ impl Service {
         let (key, _scheme) = self.auth.authenticate(incoming, wall_clock_ms())?;
         let action = action.ok_or_else(|| ApiError::missing("Action"))?;
         let version = version.ok_or_else(|| ApiError::missing("Version"))?;
+        let host = incoming
+            .request
+            .headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map_or("127.0.0.1", |(_, v)| v.as_str())
+            .to_owned();
         let request = Request {
-            body: if route.is_some() { json_body(body)? } else { serde_json::Value::Null },
+            host,
+            body: if route.is_some() {
+                json_body(body)?
+            } else {
+                serde_json::Value::Null
+            },
             action,
             version,
             route,
@@ -239,6 +251,7 @@ impl Service {
                     route,
                     query: &request.params,
                     body: &request.body,
+                    host: &request.host,
                     settings: &self.settings,
                     now_ms,
                 },
@@ -292,6 +305,8 @@ impl Service {
 
 /// One authenticated request, decoded.
 struct Request {
+    /// The `host[:port]` the caller used.
+    host: String,
     action: String,
     version: String,
     /// The CS route, for ROA requests.

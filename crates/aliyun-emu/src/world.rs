@@ -43,6 +43,8 @@ pub struct Settings {
     pub timing: InstanceTiming,
     /// Stock limits.
     pub stock: Vec<StockLimit>,
+    /// How long an ACK control plane takes to provision (and to tear down), in milliseconds.
+    pub control_plane_ms: i64,
 }
 
 /// ECS instance status, derived from the instance's age.
@@ -352,6 +354,82 @@ pub fn format_seconds(ms: i64) -> String {
 }
 
 impl World {
+    /// Resources that belong to nothing: members of a missing scaling group, configurations and
+    /// rules of a missing group, and what a cluster created (instances, scaling groups, node
+    /// pools) after the cluster is gone or deleting. Empty after every well-behaved flow.
+    pub fn orphans(&self) -> Vec<String> {
+        use crate::cs::{CLUSTER_TAG, ClusterState};
+        let live_cluster = |id: &str| {
+            self.clusters
+                .clusters
+                .get(id)
+                .is_some_and(|c| c.state != ClusterState::Deleting)
+        };
+        let cluster_tag = |tags: &[(String, String)]| {
+            tags.iter()
+                .find(|(k, _)| k == CLUSTER_TAG)
+                .map(|(_, v)| v.clone())
+        };
+        let mut found = Vec::new();
+        for i in self.instances.values() {
+            if let Some(m) = &i.membership
+                && !self.groups.contains_key(&m.group_id)
+            {
+                found.push(format!(
+                    "instance {} of missing scaling group {}",
+                    i.id, m.group_id
+                ));
+            }
+            if let Some(c) = cluster_tag(&i.spec.tags)
+                && !live_cluster(&c)
+            {
+                found.push(format!("instance {} of deleted cluster {c}", i.id));
+            }
+        }
+        for c in self.configurations.values() {
+            if !self.groups.contains_key(&c.group_id) {
+                found.push(format!(
+                    "scaling configuration {} of missing group {}",
+                    c.id, c.group_id
+                ));
+            }
+        }
+        for r in self.rules.values() {
+            if !self.groups.contains_key(&r.group_id) {
+                found.push(format!(
+                    "scaling rule {} of missing group {}",
+                    r.id, r.group_id
+                ));
+            }
+        }
+        for g in self.groups.values() {
+            if let Some(c) = cluster_tag(&g.tags)
+                && !self
+                    .clusters
+                    .node_pools
+                    .values()
+                    .any(|np| np.scaling_group_id == g.id && live_cluster(&np.cluster_id))
+            {
+                found.push(format!(
+                    "scaling group {} of cluster {c} without a node pool",
+                    g.id
+                ));
+            }
+        }
+        for np in self.clusters.node_pools.values() {
+            if !self.groups.contains_key(&np.scaling_group_id) {
+                found.push(format!("node pool {} without its scaling group", np.id));
+            }
+            if !self.clusters.clusters.contains_key(&np.cluster_id) {
+                found.push(format!(
+                    "node pool {} of missing cluster {}",
+                    np.id, np.cluster_id
+                ));
+            }
+        }
+        found
+    }
+
     /// A fresh private address.
     pub(crate) fn next_private_ip(&mut self) -> String {
         self.last_ip_offset = self.last_ip_offset.wrapping_add(1) % 0x00ff_fffd;

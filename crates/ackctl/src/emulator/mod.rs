@@ -47,6 +47,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1500)]
     pub starting_ms: i64,
 
+    /// Milliseconds an ACK control plane takes to provision, and to tear down.
+    #[arg(long, default_value_t = 3000)]
+    pub control_plane_ms: i64,
+
     /// A stock limit ZONE:INSTANCE_TYPE=COUNT: at most COUNT instances of the type may exist in
     /// the zone; more get OperationDenied.NoStock. Repeatable; 0 means sold out.
     #[arg(long = "stock", value_name = "ZONE:TYPE=N", value_parser = parse_stock)]
@@ -107,6 +111,7 @@ impl ServeArgs {
                     starting_ms: self.starting_ms.max(0),
                 },
                 stock: self.stock.clone(),
+                control_plane_ms: self.control_plane_ms.max(0),
             },
             faults: FaultConfig {
                 throttle_rate: self.throttle_rate,
