@@ -184,3 +184,30 @@ def test_without_stock_the_cluster_fails_with_a_reason(make_client):
         delete_and_wait(cs, cluster_id)
     finally:
         emu.stop()
+
+
+def test_ackctl_get_lists_clusters_node_pools_and_nodes_the_sdk_created(emulator, cs):
+    from test_cli import ackctl
+
+    cluster_id, _ = create_cluster(cs)
+    wait_for_state(cs, cluster_id, "running")
+    common = ("--alibaba-endpoint", emulator.url, "--region", REGION)
+    try:
+        out = ackctl("get", "clusters", *common)
+        assert out.returncode == 0, out.stderr
+        row = next(line for line in out.stdout.splitlines() if cluster_id in line)
+        assert "running" in row and "ManagedKubernetes" in row, row
+
+        out = ackctl("get", "nodepools", cluster_id, *common)
+        assert out.returncode == 0, out.stderr
+        assert "workers" in out.stdout and "asg-" in out.stdout, out.stdout
+
+        out = ackctl("get", "nodes", cluster_id, *common)
+        assert out.returncode == 0, out.stderr
+        for w in workers(cs, cluster_id):
+            assert w.node_name in out.stdout, out.stdout
+
+        out = ackctl("get", "nodes", "c0123456789abcdef0123456789abcdef", *common)
+        assert out.returncode == 1 and "ErrorClusterNotFound" in out.stderr, out.stderr
+    finally:
+        delete_and_wait(cs, cluster_id)

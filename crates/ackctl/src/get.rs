@@ -1,6 +1,7 @@
 //! `ackctl get <resource>`: list what the cloud holds, as tables, in the manner of
 //! `eksctl get` / `kubectl get`.
 
+use aliyun::cs::{DescribeClusterNodesRequest, DescribeClustersRequest};
 use aliyun::ecs::{DescribeInstanceTypesRequest, DescribeInstancesRequest, DescribeZonesRequest};
 use aliyun::ess::{DescribeScalingGroupsRequest, DescribeScalingInstancesRequest};
 use clap::{Args, Subcommand};
@@ -69,6 +70,21 @@ enum Resource {
         /// The scaling group id (asg-…).
         group: String,
     },
+    /// ACK clusters of the region.
+    #[command(alias = "cluster")]
+    Clusters,
+    /// Node pools of one ACK cluster, with the ESS group behind each.
+    #[command(alias = "nodepool", alias = "ng")]
+    Nodepools {
+        /// The cluster id (c…).
+        cluster: String,
+    },
+    /// Nodes of one ACK cluster: masters and node-pool workers.
+    #[command(alias = "node")]
+    Nodes {
+        /// The cluster id (c…).
+        cluster: String,
+    },
 }
 
 fn table<const N: usize>(header: [&str; N]) -> Table {
@@ -80,7 +96,7 @@ fn table<const N: usize>(header: [&str; N]) -> Table {
 /// Runs the command and prints a table.
 pub async fn run(cmd: GetCommand) -> anyhow::Result<()> {
     let client = cmd.cloud.client()?;
-    let (ecs, ess) = (client.ecs(), client.ess());
+    let (ecs, ess, cs) = (client.ecs(), client.ess(), client.cs());
     let table = match cmd.resource {
         Resource::Regions => {
             let mut t = table(["REGION", "NAME", "ENDPOINT"]);
@@ -210,6 +226,77 @@ pub async fn run(cmd: GetCommand) -> anyhow::Result<()> {
                     m.health_status,
                     m.creation_type,
                     m.created_time,
+                ]);
+            }
+            t
+        }
+        Resource::Clusters => {
+            let mut t = table([
+                "CLUSTER", "NAME", "TYPE", "STATE", "VERSION", "ZONE", "NODES", "CREATED",
+            ]);
+            for c in cs
+                .describe_all_clusters(&DescribeClustersRequest::default())
+                .await?
+            {
+                t.add_row([
+                    c.cluster_id,
+                    c.name,
+                    c.cluster_type,
+                    c.state,
+                    c.current_version,
+                    c.zone_id,
+                    c.size.to_string(),
+                    c.created,
+                ]);
+            }
+            t
+        }
+        Resource::Nodepools { cluster } => {
+            let mut t = table([
+                "NODEPOOL",
+                "NAME",
+                "STATE",
+                "DESIRED",
+                "NODES",
+                "SERVING",
+                "AUTOSCALING",
+                "INSTANCE TYPES",
+                "SCALING GROUP",
+            ]);
+            for np in cs.describe_cluster_node_pools(&cluster).await? {
+                let auto = &np.auto_scaling;
+                t.add_row([
+                    np.nodepool_info.nodepool_id,
+                    np.nodepool_info.name,
+                    np.status.state,
+                    np.scaling_group.desired_size.to_string(),
+                    np.status.total_nodes.to_string(),
+                    np.status.serving_nodes.to_string(),
+                    if auto.enable {
+                        format!("{}..{}", auto.min_instances, auto.max_instances)
+                    } else {
+                        "off".into()
+                    },
+                    np.scaling_group.instance_types.join(","),
+                    np.scaling_group.scaling_group_id,
+                ]);
+            }
+            t
+        }
+        Resource::Nodes { cluster } => {
+            let mut t = table(["NODE", "ROLE", "STATUS", "STATE", "TYPE", "IP", "NODEPOOL"]);
+            for n in cs
+                .describe_all_cluster_nodes(&cluster, &DescribeClusterNodesRequest::default())
+                .await?
+            {
+                t.add_row([
+                    n.node_name,
+                    n.instance_role,
+                    n.node_status,
+                    n.state,
+                    n.instance_type,
+                    n.ip_address.join(","),
+                    n.nodepool_id,
                 ]);
             }
             t
