@@ -2,8 +2,14 @@
 //!
 //! It starts the emulator in this process, then drives it through the same signed client every
 //! other command uses: look at the catalogue, create an ESS scaling group, scale it out, wait
-//! for the instances to boot, scale it in, and delete it, leaving nothing behind.
+//! for the instances to boot, scale it in, and delete it; then create an ACK cluster whose node
+//! pool is such a group, scale the pool, fetch the kubeconfig and delete the cluster — leaving
+//! nothing behind.
 
+use aliyun::cs::{
+    CreateClusterRequest, DeleteClusterOptions, DescribeClusterNodesRequest, NodePoolInfoSpec,
+    NodePoolSpec, ScalingGroupSpec,
+};
 use aliyun::ecs::{DescribeInstancesRequest, DescribePriceRequest, DescribeZonesRequest};
 use aliyun::ess::{
     AdjustmentType, CreateScalingConfigurationRequest, CreateScalingGroupRequest,
@@ -50,6 +56,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 pending_ms: 400,
                 starting_ms: 1200,
             },
+            control_plane_ms: 2000,
             ..Settings::default()
         },
         ..Config::default()
@@ -208,11 +215,142 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     anyhow::ensure!(left.is_empty(), "{} instances were left behind", left.len());
     println!("  nothing left behind");
 
+    ack_walkthrough(&client, &args.instance_type, &vswitches[0]).await?;
+
     println!(
         "\nDone. Run `ackctl emulator` to keep an emulator up, and point the official SDKs or ackctl"
     );
     println!("(--alibaba-endpoint / ACKCTL_ALIBABA_ENDPOINT) at it.");
     Ok(())
+}
+
+/// An ACK cluster end to end: its node pool is an ESS group like the one above.
+async fn ack_walkthrough(
+    client: &aliyun::Client,
+    instance_type: &str,
+    vswitch: &str,
+) -> anyhow::Result<()> {
+    let cs = client.cs();
+    step("Creating ACK cluster quickstart with node pool workers of 2 nodes (CS CreateCluster)");
+    let request = CreateClusterRequest {
+        name: "quickstart".into(),
+        region_id: REGION.into(),
+        cluster_type: "ManagedKubernetes".into(),
+        vswitch_ids: vec![vswitch.to_owned()],
+        nodepools: vec![NodePoolSpec {
+            nodepool_info: NodePoolInfoSpec {
+                name: Some("workers".into()),
+            },
+            scaling_group: ScalingGroupSpec {
+                instance_types: Some(vec![instance_type.to_owned()]),
+                desired_size: Some(2),
+                ..ScalingGroupSpec::default()
+            },
+            ..NodePoolSpec::default()
+        }],
+        ..CreateClusterRequest::default()
+    };
+    let cluster = cs.create_cluster(&request).await?.cluster_id;
+    println!("  cluster {cluster}");
+    wait_for_cluster(client, &cluster, "running").await?;
+
+    let pool = cs
+        .describe_cluster_node_pools(&cluster)
+        .await?
+        .into_iter()
+        .next()
+        .context("the cluster has no node pool")?;
+    step(&format!(
+        "Scaling node pool {} (ESS group {}) by 2 (CS ScaleClusterNodePool)",
+        pool.nodepool_info.nodepool_id, pool.scaling_group.scaling_group_id
+    ));
+    cs.scale_cluster_node_pool(&cluster, &pool.nodepool_info.nodepool_id, 2)
+        .await?;
+    wait_for_cluster(client, &cluster, "running").await?;
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["NODE", "ROLE", "STATE", "TYPE", "IP"]);
+    for n in cs
+        .describe_all_cluster_nodes(&cluster, &DescribeClusterNodesRequest::default())
+        .await?
+    {
+        table.add_row([
+            n.node_name,
+            n.instance_role,
+            n.state,
+            n.instance_type,
+            n.ip_address.join(","),
+        ]);
+    }
+    println!("{table}");
+
+    step("Fetching the kubeconfig (CS DescribeClusterUserKubeconfig)");
+    let kubeconfig = cs
+        .describe_cluster_user_kubeconfig(&cluster, false, None)
+        .await?;
+    if let Some(server) = kubeconfig
+        .config
+        .lines()
+        .find(|l| l.trim_start().starts_with("server:"))
+    {
+        println!(
+            "  {}  (valid until {})",
+            server.trim(),
+            kubeconfig.expiration
+        );
+    }
+
+    step("Deleting the cluster and everything it created (CS DeleteCluster)");
+    cs.delete_cluster(&cluster, &DeleteClusterOptions::default())
+        .await?;
+    let started = Instant::now();
+    while cs.describe_cluster_detail(&cluster).await.is_ok() {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the cluster was not deleted within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let left = client
+        .ecs()
+        .describe_all_instances(&DescribeInstancesRequest::default())
+        .await?;
+    anyhow::ensure!(left.is_empty(), "{} instances were left behind", left.len());
+    println!("  cluster gone, nothing left behind");
+    Ok(())
+}
+
+/// Waits, with a progress line, until the cluster reaches `state` (or fails).
+async fn wait_for_cluster(
+    client: &aliyun::Client,
+    cluster: &str,
+    state: &str,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let c = client.cs().describe_cluster_detail(cluster).await?;
+        let nodes = client
+            .cs()
+            .describe_all_cluster_nodes(cluster, &DescribeClusterNodesRequest::default())
+            .await?;
+        let ready = nodes.iter().filter(|n| n.node_status == "Ready").count();
+        println!(
+            "  {} after {:.1} s, {ready}/{} nodes Ready",
+            c.state,
+            started.elapsed().as_secs_f64(),
+            nodes.len()
+        );
+        if c.state == state && ready == nodes.len() {
+            return Ok(());
+        }
+        anyhow::ensure!(c.state != "failed", "the cluster failed");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the cluster did not become {state} within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
 }
 
 /// The instances of a scaling group, every page.
