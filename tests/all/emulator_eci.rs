@@ -840,3 +840,50 @@ async fn the_container_group_flow_converges_under_throttling_and_server_errors()
     }
     assert!(emulator.snapshot().container_groups.groups.is_empty());
 }
+
+#[tokio::test]
+async fn container_groups_and_their_history_survive_a_restart_with_a_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        state_dir: Some(dir.path().to_owned()),
+        ..config()
+    };
+    let (_first, url) = start(cfg.clone()).await;
+    let first = client(&url);
+    let id = create(
+        &first,
+        &group_request(
+            "durable",
+            vec![shell("main", "echo kept; sleep 3600")],
+            RestartPolicy::Never,
+        ),
+    )
+    .await;
+    first
+        .eci()
+        .update_container_group(&UpdateContainerGroupRequest {
+            container_group_id: id.clone(),
+            containers: vec![shell("main", "echo updated; sleep 3600")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let (second, url) = start(cfg).await;
+    assert!(second.snapshot().container_groups.groups.contains_key(&id));
+    let again = client(&url);
+    let group = describe(&again, &id).await;
+    assert_eq!(group.status, "Running");
+    assert_eq!(
+        group.containers[0].restart_count, 1,
+        "the update's restart was persisted"
+    );
+    assert!(
+        reasons(&group).contains(&"Scheduled"),
+        "the first generation's events were persisted"
+    );
+    assert_eq!(
+        logs(&again, DescribeContainerLogRequest::new(&id, "main")).await,
+        "updated\n"
+    );
+}

@@ -29,6 +29,19 @@
 //! before a restart is 10 s doubling up to 5 min (CrashLoopBackOff). Init containers restart on
 //! failure unless the policy is `Never`. Images are pulled once per generation, during the
 //! `starting_ms` that follows the `pending_ms` of scheduling.
+//!
+//! ## Sizing and limits
+//! A group's size is its `InstanceType`'s, else its `Cpu` and `Memory` (given together), else
+//! what its containers ask for (their sum, or the largest init container when that is more),
+//! else ECI's default of 2 vCPU and 4 GiB. It may have at most 64 vCPU and 1 to 8 GiB per vCPU,
+//! and its containers must fit in it. A group holds at most 20 containers, init containers
+//! included, with DNS-label names unique in the group.
+//!
+//! ## Not emulated
+//! Deletion is immediate (no `Terminating`); `Restarting`, `ScheduleFailed` and `Expired` never
+//! occur; volumes, probes, EIPs and image caches are accepted by the SDK but ignored. The
+//! not-found code `InvalidContainerGroupId.NotFound` follows the other products' style; the
+//! real ECI code could not be confirmed from the documentation at hand.
 
 use crate::call::Call;
 use crate::catalog::{self, Region};
