@@ -642,3 +642,36 @@ async fn the_cluster_flow_converges_under_throttling_and_server_errors() {
     assert!(emulator.snapshot().instances.is_empty());
     assert_no_orphans(&emulator);
 }
+
+#[tokio::test]
+async fn clusters_and_their_pools_survive_an_emulator_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        state_dir: Some(dir.path().to_owned()),
+        ..config()
+    };
+    let (_first, url) = start(cfg.clone()).await;
+    let started = client(&url)
+        .cs()
+        .create_cluster(&managed("durable", vec![pool("workers", 2)]))
+        .await
+        .unwrap();
+    wait_for_state(&client(&url), &started.cluster_id, "running").await;
+
+    let (second, url) = start(cfg).await;
+    let client = client(&url);
+    let detail = client
+        .cs()
+        .describe_cluster_detail(&started.cluster_id)
+        .await
+        .unwrap();
+    assert_eq!((detail.state.as_str(), detail.size), ("running", 2));
+    assert_eq!(workers(&client, &started.cluster_id).await.len(), 2);
+    client
+        .cs()
+        .delete_cluster(&started.cluster_id, &DeleteClusterOptions::default())
+        .await
+        .unwrap();
+    wait_until_gone(&client, &started.cluster_id).await;
+    assert_no_orphans(&second);
+}
