@@ -116,6 +116,9 @@ pub struct RouteEntry {
     pub description: String,
     /// Creation time.
     pub created_ms: i64,
+    /// Creation order: entries created in the same millisecond still list in that order.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// An ECS security group.
@@ -970,11 +973,7 @@ fn table_entries(world: &World, region: &Region, vpc: &Vpc) -> Vec<EntryView> {
         .values()
         .filter(|r| r.route_table_id == vpc.route_table_id)
         .collect();
-    custom.sort_by(|a, b| {
-        a.created_ms
-            .cmp(&b.created_ms)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    custom.sort_by_key(|r| r.seq);
     system
         .chain(custom.into_iter().map(|r| EntryView {
             id: r.id.clone(),
@@ -1210,6 +1209,13 @@ fn add_route(
         ));
     }
     let id = new_id("rte", region);
+    let seq = world
+        .network
+        .routes
+        .values()
+        .map(|r| r.seq + 1)
+        .max()
+        .unwrap_or(0);
     world.network.routes.insert(
         id.clone(),
         RouteEntry {
@@ -1221,6 +1227,7 @@ fn add_route(
             name: route.name.to_owned(),
             description: route.description.to_owned(),
             created_ms: now_ms,
+            seq,
         },
     );
     Ok(id)
