@@ -323,7 +323,7 @@ pub fn script(command: &[String], args: &[String]) -> Script {
                 Some("infinity" | "inf") => return out,
                 Some(arg) => match parse_seconds(arg) {
                     Some(ms) => {
-                        t += ms;
+                        t = t.saturating_add(ms);
                         status = 0;
                     }
                     None => {
@@ -491,7 +491,7 @@ pub fn timeline(
     };
     let mut start = start_ms;
     loop {
-        let end = start + duration;
+        let end = start.saturating_add(duration);
         if end > now_ms {
             return Some(line);
         }
@@ -503,7 +503,7 @@ pub fn timeline(
         let delay = (BACKOFF_BASE_MS << shift).min(BACKOFF_CAP_MS);
         let (count, first, _) = line.backoffs.unwrap_or((0, end, end));
         line.backoffs = Some((count + 1, first, end));
-        let mut next = end + delay;
+        let mut next = end.saturating_add(delay);
         if delay == BACKOFF_CAP_MS {
             // Every later cycle is the same; jump over all but the last whole one.
             let period = duration + BACKOFF_CAP_MS;
@@ -871,6 +871,7 @@ pub fn observe(
         for v in &mut observed.containers {
             v.current.reason = "PodInitializing";
         }
+        events.sort_by_key(|e| e.first_ms);
         observed.events = events;
         return observed;
     }
@@ -915,7 +916,7 @@ pub fn run_output(script: &Script, run: Run, now_ms: i64) -> Vec<(i64, &str)> {
     script
         .lines
         .iter()
-        .map(|(offset, line)| (run.start_ms + offset, line.as_str()))
+        .map(|(offset, line)| (run.start_ms.saturating_add(*offset), line.as_str()))
         .filter(|(at, _)| *at <= until)
         .collect()
 }
@@ -1595,7 +1596,7 @@ fn describe_container_log(world: &World, call: &Call<'_>) -> ApiResult<Value> {
     let name = p.required("ContainerName")?;
     let tail = p.parse::<usize>("Tail")?;
     let limit_bytes = p.parse::<usize>("LimitBytes")?;
-    let since_seconds = p.parse::<i64>("SinceSeconds")?;
+    let since_seconds = p.parse::<u32>("SinceSeconds")?;
     let timestamps = p.bool("Timestamps")?.unwrap_or(false);
     let last_time = p.bool("LastTime")?.unwrap_or(false);
     let observed = group.observe(call.settings.timing, call.now_ms);
@@ -1630,7 +1631,7 @@ fn describe_container_log(world: &World, call: &Call<'_>) -> ApiResult<Value> {
         .map(|run| run_output(&script, run, call.now_ms))
         .unwrap_or_default();
     if let Some(since) = since_seconds {
-        let from = call.now_ms - since.saturating_mul(1000);
+        let from = call.now_ms.saturating_sub(i64::from(since) * 1000);
         lines.retain(|(at, _)| *at >= from);
     }
     if let Some(tail) = tail {
@@ -1879,6 +1880,19 @@ mod tests {
         let s = sh("echo starting; python app.py; echo never");
         assert_eq!((s.lines.len(), s.end), (1, None));
         assert_eq!(sh("sleep infinity").end, None);
+    }
+
+    #[test]
+    fn absurdly_long_sleeps_saturate_instead_of_overflowing() {
+        let s = sh("sleep 1e300; sleep 1e300; exit 0");
+        assert_eq!(s.end, Some((i64::MAX, 0)));
+        let line = timeline(
+            &s,
+            RestartPolicy::Always,
+            1_700_000_000_000,
+            1_700_000_001_000,
+        );
+        assert_eq!(line.map(|l| l.current.end), Some(None), "still sleeping");
     }
 
     #[test]
