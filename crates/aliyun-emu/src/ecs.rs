@@ -7,7 +7,7 @@ use crate::catalog::{self, InstanceType, Region};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
-use crate::world::{self, Instance, LaunchSpec, World, format_minutes};
+use crate::world::{Instance, LaunchSpec, World, format_minutes};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -517,11 +517,12 @@ fn run_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
         ));
     }
     let vswitch_id = p.get("VSwitchId").unwrap_or_default().to_owned();
+    let zone_of = |id: &str| world.network.placement(region, id).map(|p| p.zone_id);
     let zone = match (zone_param(p, region)?, vswitch_id.is_empty()) {
         (Some(zone), true) => zone,
-        (None, false) => world::zone_of_vswitch(&vswitch_id, region),
+        (None, false) => zone_of(&vswitch_id)?,
         (Some(zone), false) => {
-            let vswitch_zone = world::zone_of_vswitch(&vswitch_id, region);
+            let vswitch_zone = zone_of(&vswitch_id)?;
             if zone != vswitch_zone {
                 return Err(ApiError::invalid(
                     "ZoneId",

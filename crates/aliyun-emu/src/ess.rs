@@ -163,11 +163,8 @@ fn create_scaling_group(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
     if vswitch_ids.is_empty() {
         return Err(ApiError::missing("VSwitchIds"));
     }
-    if let Some(bad) = vswitch_ids.iter().find(|v| !v.starts_with("vsw-")) {
-        return Err(ApiError::not_found(
-            "InvalidVSwitchId.NotFound",
-            format_args!("vSwitch {bad}"),
-        ));
+    for vswitch in &vswitch_ids {
+        world.network.placement(region, vswitch)?;
     }
     let id = new_id("asg", region);
     let name = p.get("ScalingGroupName").unwrap_or(&id).to_owned();

@@ -328,17 +328,6 @@ pub fn new_id(prefix: &str, region: &Region) -> String {
     format!("{prefix}-{}{tail}", region.id_prefix)
 }
 
-/// The zone a vSwitch places instances in. Until VPCs are emulated, `vsw-<zone-id>` names its
-/// zone and any other vSwitch id lands in the region's first zone.
-pub fn zone_of_vswitch(vswitch_id: &str, region: &Region) -> String {
-    vswitch_id
-        .strip_prefix("vsw-")
-        .and_then(catalog::region_of_zone)
-        .filter(|r| r.id == region.id)
-        .and_then(|_| vswitch_id.strip_prefix("vsw-").map(str::to_owned))
-        .unwrap_or_else(|| region.zones().next().unwrap_or_default())
-}
-
 /// Formats milliseconds as Alibaba's minute-precision UTC time (`2024-01-01T12:00Z`).
 pub fn format_minutes(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -651,7 +640,11 @@ impl World {
         let mut vswitches: Vec<(String, String)> = group
             .vswitch_ids
             .iter()
-            .map(|v| (zone_of_vswitch(v, region), v.clone()))
+            // A vSwitch deleted since the group was created places nothing.
+            .filter_map(|v| {
+                let placement = self.network.placement(region, v).ok()?;
+                Some((placement.zone_id, v.clone()))
+            })
             .collect();
         if group.multi_az_policy.eq_ignore_ascii_case("BALANCE") {
             let members = self.members(&group.id);
@@ -839,13 +832,5 @@ mod tests {
         );
         assert!(world.instances.is_empty());
         assert_eq!(world.launch(&spec, 2, None, &settings, 0).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn vswitch_names_pick_their_zone() {
-        let hz = catalog::region("cn-hangzhou").unwrap();
-        assert_eq!(zone_of_vswitch("vsw-cn-hangzhou-j", hz), "cn-hangzhou-j");
-        assert_eq!(zone_of_vswitch("vsw-bp1xyz", hz), "cn-hangzhou-h");
-        assert_eq!(zone_of_vswitch("vsw-cn-beijing-h", hz), "cn-hangzhou-h");
     }
 }
