@@ -34,12 +34,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the local Alibaba Cloud emulator (ECS and ESS), or benchmark it.
+    /// Run the local Alibaba Cloud emulator (ECS, ESS, ACK, ECI, SLB, VPC), or benchmark it.
     Emulator(emulator::EmulatorCommand),
-    /// List regions, zones, instance types, instances, scaling groups or a group's instances.
+    /// List regions, zones, instance types, instances, scaling groups, ACK clusters, node pools
+    /// or nodes.
     Get(get::GetCommand),
-    /// Start an emulator in-process and walk through a first exchange with it: create an ESS
-    /// scaling group, scale it out, watch the instances boot, scale in, and clean up.
+    /// Start an emulator in-process and walk through a first exchange with it: an ESS scaling
+    /// group scaled out and in, then an ACK cluster created, scaled and deleted.
     Quickstart(quickstart::QuickstartArgs),
 }
 
