@@ -1,13 +1,16 @@
-//! A local emulator of the Alibaba Cloud OpenAPI: ECS and ESS on one port, with real
-//! signature checking, realistic state, fault injection and optional persistence.
+//! A local emulator of the Alibaba Cloud OpenAPI: ECS, ESS, CS (ACK), ECI, SLB and VPC on one
+//! port, with real signature checking, realistic state, fault injection and optional persistence.
 //!
 //! ```text
 //!   official SDKs / ackctl / cluster-autoscaler
 //!        │  signed HTTP (V3, RPC v1, ROA v1)
 //!        ▼
-//!   service ── auth (aliyun-signer) ── faults ── ecs / ess handlers ── world ── persist
-//!                                                                       ▲
-//!                                                             clock (injected)
+//!   service ── auth (aliyun-signer) ── faults ── ecs / ess / vpc / slb / eci handlers (RPC,
+//!                                                by version) and cs (ROA, by method and path)
+//!                                                        │
+//!                                                      world ── persist
+//!                                                        ▲
+//!                                                 clock (injected)
 //! ```
 //! It is the embedded default cloud of ackctl, as SQLite is its embedded default store.
 
