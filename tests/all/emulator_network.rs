@@ -88,8 +88,8 @@ async fn vpc_and_routes_flow(client: &Client) {
         ),
         ("192.168.0.0/16", "Available", false)
     );
-    assert_eq!(vpcs[0].vswitch_ids, [vswitch.clone()]);
-    assert_eq!(vpcs[0].router_table_ids, [table.clone()]);
+    assert_eq!(vpcs[0].vswitch_ids, std::slice::from_ref(&vswitch));
+    assert_eq!(vpcs[0].router_table_ids, std::slice::from_ref(&table));
 
     let nodes = launch(client, &vswitch, 2).await;
     let listed = client
@@ -620,7 +620,7 @@ async fn network_load_balancer_with_a_tcp_listener_on_a_vserver_group() {
     );
 
     // Tags, both APIs.
-    slb.tag_resources(&[lb.clone()], &[("owner".into(), "ccm".into())])
+    slb.tag_resources(std::slice::from_ref(&lb), &[("owner".into(), "ccm".into())])
         .await
         .unwrap();
     let tagged = slb
@@ -631,7 +631,7 @@ async fn network_load_balancer_with_a_tcp_listener_on_a_vserver_group() {
         .await
         .unwrap();
     assert_eq!(tagged.len(), 2, "{tagged:?}");
-    slb.untag_resources(&[lb.clone()], &["owner".into()], false)
+    slb.untag_resources(std::slice::from_ref(&lb), &["owner".into()], false)
         .await
         .unwrap();
     slb.add_tags(&lb, &[("team".into(), "web".into())])

@@ -1028,10 +1028,10 @@ fn parse_backends(
             .to_ascii_lowercase();
         match kind.as_str() {
             "ecs" => {
-                if !world
+                if world
                     .instances
                     .get(&server_id)
-                    .is_some_and(|i| i.spec.region_id == region)
+                    .is_none_or(|i| i.spec.region_id != region)
                 {
                     return Err(ApiError::new(
                         400,

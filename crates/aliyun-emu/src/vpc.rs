@@ -1198,10 +1198,10 @@ fn add_route(
         return Err(ApiError::missing("NextHopId"));
     }
     if route.next_hop_type == "Instance"
-        && !world
+        && world
             .instances
             .get(route.next_hop_id)
-            .is_some_and(|i| i.spec.region_id == region.id)
+            .is_none_or(|i| i.spec.region_id != region.id)
     {
         return Err(ApiError::not_found(
             "InvalidNextHopId.NotFound",
