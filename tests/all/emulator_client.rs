@@ -428,3 +428,74 @@ async fn errors_carry_the_kind_callers_branch_on() {
         (ErrorKind::NotFound, Some("InvalidScalingGroupId.NotFound"))
     );
 }
+
+#[tokio::test]
+async fn instances_in_a_created_vswitch_report_its_zone_and_vpc_and_unknown_vswitches_are_refused()
+{
+    use aliyun::vpc::{CreateVSwitchRequest, CreateVpcRequest};
+    let (_emulator, url) = start(config()).await;
+    let client = client(&url);
+    let vpc = client
+        .vpc()
+        .create_vpc(&CreateVpcRequest {
+            cidr_block: Some("192.168.0.0/16".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .vpc_id;
+    let vswitch = client
+        .vpc()
+        .create_vswitch(&CreateVSwitchRequest {
+            vpc_id: vpc.clone(),
+            zone_id: "cn-hangzhou-j".into(),
+            cidr_block: "192.168.1.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .vswitch_id;
+    let ids = client
+        .ecs()
+        .run_instances(&RunInstancesRequest {
+            vswitch_id: Some(vswitch.clone()),
+            ..run_request(1)
+        })
+        .await
+        .unwrap()
+        .instance_ids;
+    let listed = client
+        .ecs()
+        .describe_all_instances(&DescribeInstancesRequest {
+            vpc_id: Some(vpc.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].instance_id, ids[0]);
+    assert_eq!(listed[0].zone_id, "cn-hangzhou-j");
+    assert_eq!(listed[0].vpc_attributes.vpc_id, vpc);
+    assert_eq!(listed[0].vpc_attributes.vswitch_id, vswitch);
+
+    let unknown = client
+        .ecs()
+        .run_instances(&RunInstancesRequest {
+            vswitch_id: Some("vsw-doesnotexist".into()),
+            ..run_request(1)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Some("InvalidVSwitchId.NotFound"));
+    let group = client
+        .ess()
+        .create_scaling_group(&CreateScalingGroupRequest {
+            min_size: 0,
+            max_size: 1,
+            vswitch_ids: vec!["vsw-doesnotexist".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(group.code(), Some("InvalidVSwitchId.NotFound"));
+}

@@ -205,11 +205,6 @@ fn token_window(params: &Params, len: usize, max: usize) -> ApiResult<(usize, us
     Ok((offset, end, next))
 }
 
-/// The VPC every vSwitch belongs to until VPCs are emulated.
-pub fn vpc_of(region: &str) -> String {
-    format!("vpc-{}-default", region)
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct IpAddresses<'a> {
@@ -226,7 +221,7 @@ struct TagView<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct VpcAttributesView<'a> {
-    vpc_id: String,
+    vpc_id: &'a str,
     #[serde(rename = "VSwitchId")]
     vswitch_id: &'a str,
     private_ip_address: IpAddresses<'a>,
@@ -329,7 +324,7 @@ impl<'a> InstanceView<'a> {
             deletion_protection: false,
             stopped_mode: "Not-applicable",
             vpc_attributes: VpcAttributesView {
-                vpc_id: vpc_of(&i.spec.region_id),
+                vpc_id: &i.spec.vpc_id,
                 vswitch_id: &i.spec.vswitch_id,
                 private_ip_address: IpAddresses {
                     ip_address: private_ip,
@@ -416,7 +411,7 @@ fn describe_instances(world: &World, call: &Call<'_>) -> ApiResult<Reply> {
                 })
             })
         })
-        .filter(|i| vpc.is_none_or(|v| v == vpc_of(&i.spec.region_id)))
+        .filter(|i| vpc.is_none_or(|v| v == i.spec.vpc_id))
         .filter(|i| {
             status.is_none_or(|s| s == i.status(call.now_ms, call.settings.timing).as_str())
         })
@@ -553,6 +548,7 @@ fn run_instances(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
         name: p.get("InstanceName").unwrap_or_default().to_owned(),
         host_name: p.get("HostName").unwrap_or_default().to_owned(),
         vswitch_id,
+        vpc_id: String::new(), // resolved from the vSwitch at launch
         security_group_id: p.get("SecurityGroupId").unwrap_or_default().to_owned(),
         tags: p.tags("Tag"),
         charge_type,

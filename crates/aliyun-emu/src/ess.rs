@@ -9,7 +9,7 @@
 //! One implementation serves both; [`Shape`] only renames list parameters and wraps arrays.
 
 use crate::catalog::{self, Region};
-use crate::ecs::{region_param, vpc_of};
+use crate::ecs::region_param;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
@@ -360,7 +360,12 @@ fn group_json(world: &World, g: &ScalingGroup, call: &Call<'_>) -> Value {
         "ActiveScalingConfigurationId": g.active_configuration_id.clone().unwrap_or_default(),
         "VSwitchId": g.vswitch_ids.first().cloned().unwrap_or_default(),
         "VSwitchIds": shape.array("VSwitchId", g.vswitch_ids.iter().map(|v| json!(v)).collect()),
-        "VpcId": vpc_of(&g.region_id),
+        "VpcId": g
+            .vswitch_ids
+            .first()
+            .and_then(|v| catalog::region(&g.region_id).and_then(|r| world.network.placement(r, v).ok()))
+            .map(|p| p.vpc_id)
+            .unwrap_or_default(),
         "MultiAZPolicy": g.multi_az_policy,
         "DefaultCooldown": g.default_cooldown,
         "RemovalPolicies": shape.array("RemovalPolicy", g.removal_policies.iter().map(|r| json!(r)).collect()),

@@ -106,6 +106,9 @@ pub struct LaunchSpec {
     pub host_name: String,
     /// vSwitch id.
     pub vswitch_id: String,
+    /// The vSwitch's VPC; filled in at launch.
+    #[serde(default)]
+    pub vpc_id: String,
     /// Security group id.
     pub security_group_id: String,
     /// Tags.
@@ -328,6 +331,11 @@ pub fn new_id(prefix: &str, region: &Region) -> String {
     format!("{prefix}-{}{tail}", region.id_prefix)
 }
 
+/// The id of a region's default VPC, where instances without a known vSwitch live.
+pub fn default_vpc_id(region: &Region) -> String {
+    format!("vpc-{}-default", region.id)
+}
+
 /// Formats milliseconds as Alibaba's minute-precision UTC time (`2024-01-01T12:00Z`).
 pub fn format_minutes(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -471,6 +479,12 @@ impl World {
         for _ in 0..count {
             let id = new_id("i", region);
             let mut spec = spec.clone();
+            if spec.vpc_id.is_empty() {
+                spec.vpc_id = self
+                    .network
+                    .placement(region, &spec.vswitch_id)
+                    .map_or_else(|_| default_vpc_id(region), |p| p.vpc_id);
+            }
             if spec.name.is_empty() {
                 spec.name = id.clone();
             }
@@ -569,6 +583,7 @@ impl World {
                                 name: config.instance_name.clone(),
                                 host_name: config.host_name.clone(),
                                 vswitch_id: vswitch,
+                                vpc_id: String::new(), // resolved from the vSwitch at launch
                                 security_group_id: config.security_group_id.clone(),
                                 tags: config.tags.clone(),
                                 charge_type: "PostPaid".into(),

@@ -4,7 +4,6 @@
 use super::request::*;
 use super::*;
 
-
 pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult<Value> {
     let body: CreateClusterBody = parse_body(call.body)?;
     let name = body.name.clone().ok_or_else(|| ApiError::missing("name"))?;
@@ -197,6 +196,7 @@ pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult
             name: format!("master-{:02}-k8s-for-cs-{id}", 1),
             host_name: String::new(),
             vswitch_id: master_vswitches[0].clone(),
+            vpc_id: String::new(), // resolved from the vSwitch at launch
             security_group_id: cluster.security_group_id.clone(),
             tags: vec![(CLUSTER_TAG.into(), id.clone())],
             charge_type: "PostPaid".into(),
