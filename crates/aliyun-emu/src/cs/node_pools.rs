@@ -4,7 +4,6 @@
 use super::request::*;
 use super::*;
 
-
 /// Validates one node pool of a request; returns its name.
 pub(super) fn check_pool(
     world: &World,
@@ -485,26 +484,42 @@ pub(super) fn modify_node_pool(world: &mut World, call: &RoaCall<'_>) -> ApiResu
     if let Some(g) = world.groups.get_mut(&np.scaling_group_id) {
         g.min_size = min;
         g.max_size = max;
-        g.desired = desired;
         if let Some(v) = &body.scaling_group.vswitch_ids {
             g.vswitch_ids = v.clone();
         }
     }
     world.clusters.node_pools.insert(np.id.clone(), updated);
-    world.reconcile_group(
-        &np.scaling_group_id,
+    let task_id = resize(
+        world,
+        &np,
+        desired,
         "ModifyClusterNodePool changed the node pool.",
-        call.settings,
-        call.now_ms,
+        "nodepool_update",
+        call,
     )?;
-    let task_id = new_task(
+    Ok(json!({ "nodepool_id": np.id, "task_id": task_id, "request_id": "" }))
+}
+
+/// Sets a pool's desired size, converges its ESS group to it and records the task.
+fn resize(
+    world: &mut World,
+    np: &NodePool,
+    desired: u32,
+    cause: &str,
+    task_type: &str,
+    call: &RoaCall<'_>,
+) -> ApiResult<String> {
+    if let Some(g) = world.groups.get_mut(&np.scaling_group_id) {
+        g.desired = desired;
+    }
+    world.reconcile_group(&np.scaling_group_id, cause, call.settings, call.now_ms)?;
+    Ok(new_task(
         world,
         &np.cluster_id,
         Some(&np.id),
-        "nodepool_update",
+        task_type,
         call.now_ms,
-    );
-    Ok(json!({ "nodepool_id": np.id, "task_id": task_id, "request_id": "" }))
+    ))
 }
 
 pub(super) fn scale_node_pool(world: &mut World, call: &RoaCall<'_>) -> ApiResult<Value> {
@@ -527,22 +542,14 @@ pub(super) fn scale_node_pool(world: &mut World, call: &RoaCall<'_>) -> ApiResul
             ),
         ));
     }
-    if let Some(g) = world.groups.get_mut(&np.scaling_group_id) {
-        g.desired = u32::try_from(target).unwrap_or(u32::MAX);
-    }
-    world.reconcile_group(
-        &np.scaling_group_id,
-        &format!("ScaleClusterNodePool added {count} nodes."),
-        call.settings,
-        call.now_ms,
-    )?;
-    let task_id = new_task(
+    let task_id = resize(
         world,
-        &np.cluster_id,
-        Some(&np.id),
+        &np,
+        u32::try_from(target).unwrap_or(u32::MAX),
+        &format!("ScaleClusterNodePool added {count} nodes."),
         "nodepool_scaleout",
-        call.now_ms,
-    );
+        call,
+    )?;
     Ok(json!({ "task_id": task_id, "request_id": "" }))
 }
 
@@ -615,22 +622,14 @@ pub(super) fn remove_nodes(world: &mut World, call: &RoaCall<'_>) -> ApiResult<V
     }
     let release = q.bool("release_node")?.unwrap_or(true);
     world.remove_members(&ids, release);
-    if let Some(g) = world.groups.get_mut(&group.id) {
-        g.desired = u32::try_from(remaining).unwrap_or(u32::MAX);
-    }
-    world.reconcile_group(
-        &group.id,
-        &format!("RemoveNodePoolNodes removed {} nodes.", ids.len()),
-        call.settings,
-        call.now_ms,
-    )?;
-    let task_id = new_task(
+    let task_id = resize(
         world,
-        &c.id,
-        Some(&np.id),
+        &np,
+        u32::try_from(remaining).unwrap_or(u32::MAX),
+        &format!("RemoveNodePoolNodes removed {} nodes.", ids.len()),
         "nodepool_remove_nodes",
-        call.now_ms,
-    );
+        call,
+    )?;
     Ok(json!({ "task_id": task_id, "request_id": "" }))
 }
 
