@@ -3,7 +3,6 @@
 
 use super::*;
 
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct TagBody {
