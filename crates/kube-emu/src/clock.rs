@@ -57,7 +57,9 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Parses a Kubernetes timestamp (`Time` or `MicroTime`) to milliseconds.
 pub fn parse_ms(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
 }
 
 /// Go's `duration.HumanDuration`, which the real server uses for every AGE cell.
@@ -75,7 +77,11 @@ pub fn human_duration(ms: i64) -> String {
     let mins = secs / 60;
     if mins < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{mins}m") } else { format!("{mins}m{s}s") };
+        return if s == 0 {
+            format!("{mins}m")
+        } else {
+            format!("{mins}m{s}s")
+        };
     }
     if mins < 180 {
         return format!("{mins}m");
@@ -83,14 +89,22 @@ pub fn human_duration(ms: i64) -> String {
     let hours = secs / 3600;
     if hours < 8 {
         let m = mins % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);

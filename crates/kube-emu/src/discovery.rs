@@ -21,7 +21,11 @@ pub fn version() -> Value {
 }
 
 fn group_version(group: &str) -> String {
-    if group.is_empty() { "v1".into() } else { format!("{group}/v1") }
+    if group.is_empty() {
+        "v1".into()
+    } else {
+        format!("{group}/v1")
+    }
 }
 
 /// `/api`.
@@ -48,7 +52,10 @@ pub fn api_group_doc(group: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/<g>/<v>`: the legacy resource list, subresources as `pods/status`.
 pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
-    let rts: Vec<&ResourceType> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let rts: Vec<&ResourceType> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rts.is_empty() {
         return None;
     }
@@ -73,17 +80,22 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(sub);
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version(group), "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version(group), "resources": resources}),
+    )
 }
 
 /// The Content-Type of an aggregated discovery reply; client-go recognises it exactly.
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether an Accept header asks for aggregated discovery (v2).
 pub fn wants_aggregated(accept: &str) -> bool {
     accept.split(',').any(|part| {
         let p: Vec<&str> = part.split(';').map(str::trim).collect();
-        p.contains(&"g=apidiscovery.k8s.io") && p.contains(&"v=v2") && p.contains(&"as=APIGroupDiscoveryList")
+        p.contains(&"g=apidiscovery.k8s.io")
+            && p.contains(&"v=v2")
+            && p.contains(&"as=APIGroupDiscoveryList")
     })
 }
 
@@ -122,18 +134,30 @@ fn discovery_group(group: &str) -> Value {
 
 /// Aggregated discovery for `/api` (core) or `/apis` (every other group).
 pub fn aggregated(core: bool) -> Value {
-    let items: Vec<Value> = if core { vec![discovery_group("")] } else { groups().into_iter().map(discovery_group).collect() };
+    let items: Vec<Value> = if core {
+        vec![discovery_group("")]
+    } else {
+        groups().into_iter().map(discovery_group).collect()
+    };
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
 fn gv_path(group: &str) -> String {
-    if group.is_empty() { "api/v1".into() } else { format!("apis/{group}/v1") }
+    if group.is_empty() {
+        "api/v1".into()
+    } else {
+        format!("apis/{group}/v1")
+    }
 }
 
 /// A stable hash of a group-version document, so clients may cache it.
 fn doc_hash(group: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in openapi_doc(group).map(|d| d.to_string()).unwrap_or_default().bytes() {
+    for b in openapi_doc(group)
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+        .bytes()
+    {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016X}")
@@ -147,7 +171,10 @@ pub fn openapi_index(prefix: &str) -> Value {
     gs.extend(groups());
     for g in gs {
         let p = gv_path(g);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("{prefix}/openapi/v3/{p}?hash={}", doc_hash(g))}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("{prefix}/openapi/v3/{p}?hash={}", doc_hash(g))}),
+        );
     }
     json!({"paths": paths})
 }
@@ -161,7 +188,11 @@ pub fn openapi_doc(group: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
     for r in rts {
         let path = if r.namespaced {
-            format!("/{}/namespaces/{{namespace}}/{}/{{name}}", gv_path(group), r.plural)
+            format!(
+                "/{}/namespaces/{{namespace}}/{}/{{name}}",
+                gv_path(group),
+                r.plural
+            )
         } else {
             format!("/{}/{}/{{name}}", gv_path(group), r.plural)
         };
@@ -172,8 +203,10 @@ pub fn openapi_doc(group: &str) -> Option<Value> {
                            {"name": "dryRun", "in": "query", "schema": {"type": "string"}}],
             "responses": {}}}));
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
-                "components": {"schemas": {}}, "paths": paths}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
+                "components": {"schemas": {}}, "paths": paths}),
+    )
 }
 
 #[cfg(test)]
@@ -183,7 +216,12 @@ mod tests {
     #[test]
     fn kubectl_drain_finds_pods_eviction_in_the_legacy_core_list() {
         let l = api_resource_list("", "v1").unwrap();
-        let ev = l["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").unwrap();
+        let ev = l["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .unwrap();
         assert_eq!(ev["group"], "policy");
         assert_eq!(ev["kind"], "Eviction");
     }
@@ -191,14 +229,23 @@ mod tests {
     #[test]
     fn the_openapi_index_points_under_the_mount_prefix() {
         let idx = openapi_index("/kube/c1");
-        let url = idx["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
-        assert!(url.starts_with("/kube/c1/openapi/v3/apis/apps/v1?hash="), "{url}");
+        let url = idx["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
+        assert!(
+            url.starts_with("/kube/c1/openapi/v3/apis/apps/v1?hash="),
+            "{url}"
+        );
     }
 
     #[test]
     fn only_a_v2_aggregated_accept_selects_aggregated_discovery() {
-        assert!(wants_aggregated("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"));
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        ));
         assert!(!wants_aggregated("application/json"));
-        assert!(!wants_aggregated("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"));
+        assert!(!wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+        ));
     }
 }

@@ -11,16 +11,32 @@ use serde_json::{Value, json};
 pub enum Error {
     /// 404: the object (or the namespace it would live in) does not exist.
     #[error("{qualified} \"{name}\" not found")]
-    NotFound { group: String, resource: String, qualified: String, name: String },
+    NotFound {
+        group: String,
+        resource: String,
+        qualified: String,
+        name: String,
+    },
     /// 404: the URL names no resource this server serves.
     #[error("the server could not find the requested resource")]
     UnknownResource,
     /// 409: create of a name already taken.
     #[error("{qualified} \"{name}\" already exists")]
-    AlreadyExists { group: String, resource: String, qualified: String, name: String },
+    AlreadyExists {
+        group: String,
+        resource: String,
+        qualified: String,
+        name: String,
+    },
     /// 409: a stale resourceVersion or a failed precondition.
     #[error("Operation cannot be fulfilled on {qualified} \"{name}\": {reason}")]
-    Conflict { group: String, resource: String, qualified: String, name: String, reason: String },
+    Conflict {
+        group: String,
+        resource: String,
+        qualified: String,
+        name: String,
+        reason: String,
+    },
     /// 422: the object fails validation; `causes` are (field, reason, message).
     #[error("{kind} \"{name}\" is invalid: {summary}")]
     Invalid {
@@ -103,12 +119,33 @@ impl Error {
     /// The `Status` object a client receives.
     pub fn to_status(&self) -> Value {
         let details = match self {
-            Error::NotFound { group, resource, name, .. }
-            | Error::AlreadyExists { group, resource, name, .. }
-            | Error::Conflict { group, resource, name, .. } => {
+            Error::NotFound {
+                group,
+                resource,
+                name,
+                ..
+            }
+            | Error::AlreadyExists {
+                group,
+                resource,
+                name,
+                ..
+            }
+            | Error::Conflict {
+                group,
+                resource,
+                name,
+                ..
+            } => {
                 json!({"name": name, "group": group, "kind": resource})
             }
-            Error::Invalid { group, kind, name, causes, .. } => json!({
+            Error::Invalid {
+                group,
+                kind,
+                name,
+                causes,
+                ..
+            } => json!({
                 "name": name, "group": group, "kind": kind,
                 "causes": causes.iter().map(|(field, reason, message)|
                     json!({"reason": reason, "message": message, "field": field})).collect::<Vec<_>>(),
@@ -151,8 +188,14 @@ mod tests {
 
     #[test]
     fn an_eviction_refusal_carries_a_disruption_budget_cause() {
-        let e = Error::TooManyRequests { message: "no".into(), cause: "budget".into() };
-        assert_eq!(e.to_status()["details"]["causes"][0]["reason"], "DisruptionBudget");
+        let e = Error::TooManyRequests {
+            message: "no".into(),
+            cause: "budget".into(),
+        };
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["reason"],
+            "DisruptionBudget"
+        );
         assert_eq!(e.code(), 429);
     }
 }

@@ -27,10 +27,15 @@ use crate::store::{ApiServer, Change, EventType, ListOptions, Target};
 use crate::table;
 
 /// What the router needs: the cluster's API and the bearer token its kubeconfig carries.
+///
+/// `token: None` turns authentication off. That is needed for kubectl over plain `http://`:
+/// client-go's clientcmd reads a kubeconfig's credentials only for TLS servers ("only try to
+/// read the auth information if we are secure"), so kubectl never sends the token over http,
+/// while kube-rs and the Python client do.
 #[derive(Clone, Debug)]
 pub struct HttpState {
     pub api: Arc<ApiServer>,
-    pub token: String,
+    pub token: Option<String>,
 }
 
 /// The HTTP API of one cluster, served at the router's root.
@@ -41,7 +46,11 @@ pub fn router(state: HttpState) -> Router {
 const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 fn json_response(code: u16, body: &Value) -> Response {
-    bytes_response(code, "application/json", serde_json::to_vec(body).unwrap_or_default())
+    bytes_response(
+        code,
+        "application/json",
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
 }
 
 fn bytes_response(code: u16, ct: &str, body: Vec<u8>) -> Response {
@@ -77,13 +86,19 @@ impl Query {
     }
 
     fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
 
     fn flag(&self, k: &str) -> Result<bool, Error> {
         match self.get(k) {
             None | Some("") => Ok(false),
-            Some(v) => go_bool(v).ok_or_else(|| Error::BadRequest(format!("invalid value for {k}: {v:?}"))),
+            Some(v) => {
+                go_bool(v).ok_or_else(|| Error::BadRequest(format!("invalid value for {k}: {v:?}")))
+            }
         }
     }
 }
@@ -95,16 +110,41 @@ async fn handle(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let prefix = original.path().strip_suffix(path.as_str()).unwrap_or("").trim_end_matches('/').to_string();
-    let public = matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/version");
-    if !public && !authorized(&parts.headers, &st.token) {
+    let prefix = original
+        .path()
+        .strip_suffix(path.as_str())
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_string();
+    let public = matches!(
+        path.as_str(),
+        "/healthz" | "/livez" | "/readyz" | "/version"
+    );
+    if !public
+        && let Some(token) = &st.token
+        && !authorized(&parts.headers, token)
+    {
         return error_response(&Error::Unauthorized);
     }
     let body = match axum::body::to_bytes(body, 64 << 20).await {
         Ok(b) => b,
-        Err(_) => return error_response(&Error::BadRequest("request body too large or unreadable".into())),
+        Err(_) => {
+            return error_response(&Error::BadRequest(
+                "request body too large or unreadable".into(),
+            ));
+        }
     };
-    match route(&st, &parts.method, &parts.uri, &parts.headers, &path, &prefix, body).await {
+    match route(
+        &st,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &path,
+        &prefix,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
@@ -130,28 +170,67 @@ async fn route(
     prefix: &str,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let accept = header_str(headers, header::ACCEPT);
-    let get_only = |r: Response| if method == Method::GET { Ok(r) } else { Err(Error::MethodNotAllowed(format!("the server does not allow this method on the requested resource"))) };
+    let get_only = |r: Response| {
+        if method == Method::GET {
+            Ok(r)
+        } else {
+            Err(Error::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource"
+            )))
+        }
+    };
     match segs.as_slice() {
-        ["healthz" | "livez" | "readyz"] => get_only(bytes_response(200, "text/plain; charset=utf-8", b"ok".to_vec())),
+        ["healthz" | "livez" | "readyz"] => get_only(bytes_response(
+            200,
+            "text/plain; charset=utf-8",
+            b"ok".to_vec(),
+        )),
         ["version"] => get_only(json_response(200, &discovery::version())),
         ["api"] => get_only(if discovery::wants_aggregated(accept) {
-            bytes_response(200, discovery::AGGREGATED_CONTENT_TYPE, discovery::aggregated(true).to_string().into_bytes())
+            bytes_response(
+                200,
+                discovery::AGGREGATED_CONTENT_TYPE,
+                discovery::aggregated(true).to_string().into_bytes(),
+            )
         } else {
             json_response(200, &discovery::api_versions())
         }),
         ["apis"] => get_only(if discovery::wants_aggregated(accept) {
-            bytes_response(200, discovery::AGGREGATED_CONTENT_TYPE, discovery::aggregated(false).to_string().into_bytes())
+            bytes_response(
+                200,
+                discovery::AGGREGATED_CONTENT_TYPE,
+                discovery::aggregated(false).to_string().into_bytes(),
+            )
         } else {
             json_response(200, &discovery::api_group_list())
         }),
-        ["api", "v1"] => get_only(json_response(200, &discovery::api_resource_list("", "v1").unwrap_or_default())),
-        ["apis", g] => get_only(json_response(200, &discovery::api_group_doc(g).ok_or(Error::UnknownResource)?)),
-        ["apis", g, v] => get_only(json_response(200, &discovery::api_resource_list(g, v).ok_or(Error::UnknownResource)?)),
+        ["api", "v1"] => get_only(json_response(
+            200,
+            &discovery::api_resource_list("", "v1").unwrap_or_default(),
+        )),
+        ["apis", g] => get_only(json_response(
+            200,
+            &discovery::api_group_doc(g).ok_or(Error::UnknownResource)?,
+        )),
+        ["apis", g, v] => get_only(json_response(
+            200,
+            &discovery::api_resource_list(g, v).ok_or(Error::UnknownResource)?,
+        )),
         ["openapi", "v3"] => get_only(json_response(200, &discovery::openapi_index(prefix))),
-        ["openapi", "v3", "api", "v1"] => get_only(json_response(200, &discovery::openapi_doc("").ok_or(Error::UnknownResource)?)),
-        ["openapi", "v3", "apis", g, "v1"] => get_only(json_response(200, &discovery::openapi_doc(g).ok_or(Error::UnknownResource)?)),
+        ["openapi", "v3", "api", "v1"] => get_only(json_response(
+            200,
+            &discovery::openapi_doc("").ok_or(Error::UnknownResource)?,
+        )),
+        ["openapi", "v3", "apis", g, "v1"] => get_only(json_response(
+            200,
+            &discovery::openapi_doc(g).ok_or(Error::UnknownResource)?,
+        )),
         ["api", "v1", rest @ ..] => resource(st, method, uri, headers, "", "v1", rest, body).await,
         ["apis", g, v, rest @ ..] => resource(st, method, uri, headers, g, v, rest, body).await,
         _ => Err(Error::UnknownResource),
@@ -169,29 +248,61 @@ struct Addr {
 fn parse_addr(group: &str, version: &str, rest: &[&str]) -> Result<Addr, Error> {
     let find = |plural: &str| lookup_gvr(group, version, plural).ok_or(Error::UnknownResource);
     let addr = match rest {
-        ["namespaces", ns, plural, tail @ ..] if lookup_gvr(group, version, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, tail @ ..]
+            if lookup_gvr(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
             let rt = find(plural)?;
             match tail {
-                [] => Addr { rt, ns: Some(ns.to_string()), name: None, sub: None },
-                [name] => Addr { rt, ns: Some(ns.to_string()), name: Some(name.to_string()), sub: None },
-                [name, sub] => Addr { rt, ns: Some(ns.to_string()), name: Some(name.to_string()), sub: Some(sub.to_string()) },
+                [] => Addr {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: None,
+                    sub: None,
+                },
+                [name] => Addr {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: None,
+                },
+                [name, sub] => Addr {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: Some(sub.to_string()),
+                },
                 _ => return Err(Error::UnknownResource),
             }
         }
-        [plural] => Addr { rt: find(plural)?, ns: None, name: None, sub: None },
+        [plural] => Addr {
+            rt: find(plural)?,
+            ns: None,
+            name: None,
+            sub: None,
+        },
         [plural, name] => {
             let rt = find(plural)?;
             if rt.namespaced {
                 return Err(Error::UnknownResource);
             }
-            Addr { rt, ns: None, name: Some(name.to_string()), sub: None }
+            Addr {
+                rt,
+                ns: None,
+                name: Some(name.to_string()),
+                sub: None,
+            }
         }
         [plural, name, sub] => {
             let rt = find(plural)?;
             if rt.namespaced {
                 return Err(Error::UnknownResource);
             }
-            Addr { rt, ns: None, name: Some(name.to_string()), sub: Some(sub.to_string()) }
+            Addr {
+                rt,
+                ns: None,
+                name: Some(name.to_string()),
+                sub: Some(sub.to_string()),
+            }
         }
         _ => return Err(Error::UnknownResource),
     };
@@ -207,13 +318,17 @@ fn parse_body(body: &Bytes) -> Result<Value, Error> {
     if body.is_empty() {
         return Err(Error::BadRequest("the request body is empty".into()));
     }
-    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("error decoding request body as JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("error decoding request body as JSON: {e}")))
 }
 
 fn list_options(rt: &ResourceType, q: &Query) -> Result<ListOptions, Error> {
     let limit = match q.get("limit").filter(|v| !v.is_empty()) {
         None => 0,
-        Some(v) => v.parse::<i64>().map_err(|_| Error::BadRequest(format!("invalid limit: {v:?}")))?.max(0) as usize,
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| Error::BadRequest(format!("invalid limit: {v:?}")))?
+            .max(0) as usize,
     };
     Ok(ListOptions {
         label: LabelSelector::parse(q.get("labelSelector").unwrap_or(""))?,
@@ -224,7 +339,10 @@ fn list_options(rt: &ResourceType, q: &Query) -> Result<ListOptions, Error> {
 }
 
 fn wants_table(accept: &str) -> bool {
-    accept.split(',').next().is_some_and(|first| first.contains("as=Table") && first.contains("g=meta.k8s.io"))
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table") && first.contains("g=meta.k8s.io"))
 }
 
 fn list_kind_api_version(rt: &ResourceType) -> (String, String) {
@@ -261,7 +379,10 @@ async fn resource(
                 && let Some(rv) = q.get("resourceVersion").and_then(|v| v.parse::<u64>().ok())
                 && rv != api.resource_version()
             {
-                return Err(Error::Expired(format!("too old resource version: {rv} ({})", api.resource_version())));
+                return Err(Error::Expired(format!(
+                    "too old resource version: {rv} ({})",
+                    api.resource_version()
+                )));
             }
             let page = api.list(rt, ns, &opts)?;
             let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
@@ -273,22 +394,33 @@ async fn resource(
             }
             if table {
                 let now = api.now_ms();
-                let rows: Vec<Value> = page.items.iter().map(|o| table::row(rt, o, now, full_object)).collect();
+                let rows: Vec<Value> = page
+                    .items
+                    .iter()
+                    .map(|o| table::row(rt, o, now, full_object))
+                    .collect();
                 let t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
                                "columnDefinitions": table::column_definitions(rt), "rows": rows});
-                return Ok(bytes_response(200, TABLE_CONTENT_TYPE, t.to_string().into_bytes()));
+                return Ok(bytes_response(
+                    200,
+                    TABLE_CONTENT_TYPE,
+                    t.to_string().into_bytes(),
+                ));
             }
             // Written by hand so 30,000 items serialize straight from the shared objects.
             let (kind, av) = list_kind_api_version(rt);
             let mut buf = Vec::with_capacity(page.items.len() * 1024 + 256);
-            buf.extend_from_slice(format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{av}\",\"metadata\":").as_bytes());
+            buf.extend_from_slice(
+                format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{av}\",\"metadata\":").as_bytes(),
+            );
             serde_json::to_writer(&mut buf, &meta).map_err(|e| Error::Internal(e.to_string()))?;
             buf.extend_from_slice(b",\"items\":[");
             for (i, o) in page.items.iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
-                serde_json::to_writer(&mut buf, &**o).map_err(|e| Error::Internal(e.to_string()))?;
+                serde_json::to_writer(&mut buf, &**o)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
             }
             buf.extend_from_slice(b"]}");
             Ok(bytes_response(200, "application/json", buf))
@@ -300,15 +432,24 @@ async fn resource(
                                "metadata": {"resourceVersion": o["metadata"]["resourceVersion"]},
                                "columnDefinitions": table::column_definitions(rt),
                                "rows": [table::row(rt, &o, api.now_ms(), full_object)]});
-                return Ok(bytes_response(200, TABLE_CONTENT_TYPE, t.to_string().into_bytes()));
+                return Ok(bytes_response(
+                    200,
+                    TABLE_CONTENT_TYPE,
+                    t.to_string().into_bytes(),
+                ));
             }
             Ok(json_response(200, &o))
         }
-        (Method::GET, Some(name), Some("scale")) => Ok(json_response(200, &api.get_scale(rt, ns.unwrap_or(""), name)?)),
+        (Method::GET, Some(name), Some("scale")) => Ok(json_response(
+            200,
+            &api.get_scale(rt, ns.unwrap_or(""), name)?,
+        )),
         (Method::GET, Some(name), Some("log")) => logs(st, ns.unwrap_or(""), name, &q),
         (Method::POST, None, None) => {
             if rt.namespaced && ns.is_none() {
-                return Err(Error::MethodNotAllowed("the server does not allow this method on the requested resource".into()));
+                return Err(Error::MethodNotAllowed(
+                    "the server does not allow this method on the requested resource".into(),
+                ));
             }
             let obj = parse_body(&body)?;
             let created = api.create(rt, ns, obj, dry_run)?;
@@ -316,36 +457,62 @@ async fn resource(
         }
         (Method::POST, Some(name), Some("binding")) => {
             let b = parse_body(&body)?;
-            let node = b["target"]["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| Error::Invalid {
-                group: String::new(),
-                kind: "Binding".into(),
-                name: name.into(),
-                summary: "target.name: Required value".into(),
-                causes: vec![("target.name".into(), "FieldValueRequired".into(), "Required value".into())],
-            })?;
+            let node = b["target"]["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| Error::Invalid {
+                    group: String::new(),
+                    kind: "Binding".into(),
+                    name: name.into(),
+                    summary: "target.name: Required value".into(),
+                    causes: vec![(
+                        "target.name".into(),
+                        "FieldValueRequired".into(),
+                        "Required value".into(),
+                    )],
+                })?;
             api.bind(ns.unwrap_or(""), name, node)?;
-            Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+            Ok(json_response(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
         }
         (Method::POST, Some(name), Some("eviction")) => {
             // kube-rs sends no kind/apiVersion and snake_case fields: only the name matters.
-            let b = if body.is_empty() { json!({}) } else { parse_body(&body)? };
+            let b = if body.is_empty() {
+                json!({})
+            } else {
+                parse_body(&body)?
+            };
             if let Some(n) = b["metadata"]["name"].as_str()
                 && !n.is_empty()
                 && n != name
             {
-                return Err(Error::BadRequest(format!("name in URL does not match name in Eviction object")));
+                return Err(Error::BadRequest(format!(
+                    "name in URL does not match name in Eviction object"
+                )));
             }
             api.evict(ns.unwrap_or(""), name)?;
-            Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+            Ok(json_response(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
         }
         (Method::PUT, Some(name), None | Some("status")) => {
-            let target = if a.sub.is_some() { Target::Status } else { Target::Main };
+            let target = if a.sub.is_some() {
+                Target::Status
+            } else {
+                Target::Main
+            };
             let obj = parse_body(&body)?;
             Ok(json_response(200, &api.update(rt, ns, name, obj, target)?))
         }
         (Method::PUT, Some(name), Some("scale")) => {
             let obj = parse_body(&body)?;
-            Ok(json_response(200, &api.set_scale(rt, ns.unwrap_or(""), name, &obj)?))
+            Ok(json_response(
+                200,
+                &api.set_scale(rt, ns.unwrap_or(""), name, &obj)?,
+            ))
         }
         (Method::PATCH, Some(name), sub @ (None | Some("status") | Some("scale"))) => {
             let ptype = PatchType::from_content_type(header_str(headers, header::CONTENT_TYPE))?;
@@ -357,24 +524,45 @@ async fn resource(
                     PatchType::Json => crate::patch::json_patch(&mut scale, &patch)?,
                     _ => crate::patch::strategic_merge(&mut scale, &patch)?,
                 }
-                return Ok(json_response(200, &api.set_scale(rt, ns.unwrap_or(""), name, &scale)?));
+                return Ok(json_response(
+                    200,
+                    &api.set_scale(rt, ns.unwrap_or(""), name, &scale)?,
+                ));
             }
-            let target = if sub.is_some() { Target::Status } else { Target::Main };
-            let (obj, created) = api.patch(rt, ns, name, ptype, &patch, target, q.get("fieldManager"))?;
+            let target = if sub.is_some() {
+                Target::Status
+            } else {
+                Target::Main
+            };
+            let (obj, created) =
+                api.patch(rt, ns, name, ptype, &patch, target, q.get("fieldManager"))?;
             Ok(json_response(if created { 201 } else { 200 }, &obj))
         }
         (Method::DELETE, Some(name), None) => {
-            let opts = if body.is_empty() { json!({}) } else { parse_body(&body)? };
+            let opts = if body.is_empty() {
+                json!({})
+            } else {
+                parse_body(&body)?
+            };
             let pre = &opts["preconditions"];
-            let d = api.delete(rt, ns, name, (pre["uid"].as_str(), pre["resourceVersion"].as_str()))?;
+            let d = api.delete(
+                rt,
+                ns,
+                name,
+                (pre["uid"].as_str(), pre["resourceVersion"].as_str()),
+            )?;
             let returns_object = matches!(
                 (rt.group, rt.plural),
-                ("", "pods" | "services" | "namespaces") | ("apps", "deployments" | "replicasets" | "daemonsets")
+                ("", "pods" | "services" | "namespaces")
+                    | ("apps", "deployments" | "replicasets" | "daemonsets")
             );
             if d.gone && !returns_object {
-                return Ok(json_response(200, &json!({
+                return Ok(json_response(
+                    200,
+                    &json!({
                     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                    "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": d.object["metadata"]["uid"]}})));
+                    "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": d.object["metadata"]["uid"]}}),
+                ));
             }
             Ok(json_response(200, &d.object))
         }
@@ -382,16 +570,26 @@ async fn resource(
             let opts = list_options(rt, &q)?;
             let deleted = api.delete_collection(rt, ns, &opts)?;
             let (kind, av) = list_kind_api_version(rt);
-            Ok(json_response(200, &json!({"kind": kind, "apiVersion": av,
-                "metadata": {"resourceVersion": api.resource_version().to_string()}, "items": deleted})))
+            Ok(json_response(
+                200,
+                &json!({"kind": kind, "apiVersion": av,
+                "metadata": {"resourceVersion": api.resource_version().to_string()}, "items": deleted}),
+            ))
         }
-        _ => Err(Error::MethodNotAllowed("the server does not allow this method on the requested resource".into())),
+        _ => Err(Error::MethodNotAllowed(
+            "the server does not allow this method on the requested resource".into(),
+        )),
     }
 }
 
 /// Whether a change is visible to a watcher, and as which event (an object that stops
 /// matching the selectors leaves as DELETED, one that starts matching enters as ADDED).
-fn classify(rt: &ResourceType, ns: Option<&str>, opts: &ListOptions, c: &Change) -> Option<EventType> {
+fn classify(
+    rt: &ResourceType,
+    ns: Option<&str>,
+    opts: &ListOptions,
+    c: &Change,
+) -> Option<EventType> {
     let matches = |o: &Value| {
         ns.is_none_or(|n| o["metadata"]["namespace"].as_str() == Some(n))
             && opts.label.matches(o)
@@ -453,14 +651,24 @@ fn watch(
     }
     let rv = match q.get("resourceVersion").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| Error::BadRequest(format!("invalid resource version: {v:?}")))?),
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| Error::BadRequest(format!("invalid resource version: {v:?}")))?,
+        ),
     };
     let timeout = match q.get("timeoutSeconds").filter(|v| !v.is_empty()) {
-        Some(v) => Duration::from_secs(v.parse().map_err(|_| Error::BadRequest(format!("invalid timeoutSeconds: {v:?}")))?),
+        Some(v) => Duration::from_secs(
+            v.parse()
+                .map_err(|_| Error::BadRequest(format!("invalid timeoutSeconds: {v:?}")))?,
+        ),
         // Real servers pick 30–60 min; `kubectl get -w` exits when the stream ends.
         None => Duration::from_secs(1800),
     };
-    let start = if send_initial { st.api.watch(rt, ns, None) } else { st.api.watch(rt, ns, rv) };
+    let start = if send_initial {
+        st.api.watch(rt, ns, None)
+    } else {
+        st.api.watch(rt, ns, rv)
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let api = st.api.clone();
     let ns = ns.map(str::to_string);
@@ -472,7 +680,16 @@ fn watch(
                 return;
             }
         };
-        let mut w = Watcher { rt, ns, opts, table, full_object, first: true, api, tx };
+        let mut w = Watcher {
+            rt,
+            ns,
+            opts,
+            table,
+            full_object,
+            first: true,
+            api,
+            tx,
+        };
         let mut last_rv = start.rv;
         for c in &start.initial {
             if !w.send(c).await {
@@ -484,8 +701,13 @@ fn watch(
         }
         let mut live: broadcast::Receiver<Arc<Change>> = start.live;
         let deadline = tokio::time::Instant::now() + timeout;
-        let final_bookmark = deadline.checked_sub(Duration::from_secs(1)).unwrap_or(deadline);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(60));
+        let final_bookmark = deadline
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(deadline);
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
         let mut sent_final = false;
         loop {
             tokio::select! {
@@ -511,7 +733,14 @@ fn watch(
             }
         }
     });
-    Ok(stream_response(if table { TABLE_CONTENT_TYPE } else { "application/json" }, rx))
+    Ok(stream_response(
+        if table {
+            TABLE_CONTENT_TYPE
+        } else {
+            "application/json"
+        },
+        rx,
+    ))
 }
 
 struct Watcher {
@@ -531,7 +760,9 @@ impl Watcher {
         if !std::ptr::eq(c.rt, self.rt) {
             return true;
         }
-        let Some(kind) = classify(self.rt, self.ns.as_deref(), &self.opts, c) else { return true };
+        let Some(kind) = classify(self.rt, self.ns.as_deref(), &self.opts, c) else {
+            return true;
+        };
         let object = if self.table {
             let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
                                "metadata": {"resourceVersion": c.object["metadata"]["resourceVersion"]},
@@ -545,7 +776,10 @@ impl Watcher {
             (*c.object).clone()
         };
         self.first = false;
-        self.tx.send(line(&json!({"type": kind.as_str(), "object": object}))).await.is_ok()
+        self.tx
+            .send(line(&json!({"type": kind.as_str(), "object": object})))
+            .await
+            .is_ok()
     }
 
     async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {
@@ -553,8 +787,12 @@ impl Watcher {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let obj = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta});
-        self.tx.send(line(&json!({"type": "BOOKMARK", "object": obj}))).await.is_ok()
+        let obj =
+            json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta});
+        self.tx
+            .send(line(&json!({"type": "BOOKMARK", "object": obj})))
+            .await
+            .is_ok()
     }
 }
 
@@ -580,7 +818,9 @@ fn logs(st: &HttpState, ns: &str, name: &str, q: &Query) -> Result<Response, Err
     let container = match q.get("container").filter(|c| !c.is_empty()) {
         Some(c) if names.iter().any(|n| n == c) => c.to_string(),
         Some(c) => {
-            return Err(Error::BadRequest(format!("container {c} is not valid for pod {name}")));
+            return Err(Error::BadRequest(format!(
+                "container {c} is not valid for pod {name}"
+            )));
         }
         None if names.len() == 1 => names[0].clone(),
         None => {

@@ -24,4 +24,6 @@ pub use error::{Error, Result};
 pub use http::{HttpState, router};
 pub use patch::PatchType;
 pub use resources::{ResourceType, lookup};
-pub use store::{ApiServer, Change, Config, Deleted, EventType, ListOptions, ListPage, Target, WatchStart};
+pub use store::{
+    ApiServer, Change, Config, Deleted, EventType, ListOptions, ListPage, Target, WatchStart,
+};

@@ -90,7 +90,11 @@ fn remove_at(doc: &mut Value, path: &str) -> Result<Value> {
         Value::Object(m) => m.remove(&last).ok_or_else(missing),
         Value::Array(a) => {
             let i: usize = last.parse().map_err(|_| missing())?;
-            if i < a.len() { Ok(a.remove(i)) } else { Err(missing()) }
+            if i < a.len() {
+                Ok(a.remove(i))
+            } else {
+                Err(missing())
+            }
         }
         _ => Err(missing()),
     }
@@ -126,21 +130,21 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<()> {
         .as_array()
         .ok_or_else(|| Error::BadRequest("json patch must be a JSON array of operations".into()))?;
     for op in ops {
-        let kind = op["op"].as_str().ok_or_else(|| {
-            Error::BadRequest("json patch operation has no \"op\"".into())
-        })?;
-        let path = op["path"]
+        let kind = op["op"]
             .as_str()
-            .ok_or_else(|| Error::BadRequest(format!("json patch {kind} operation has no \"path\"")))?;
+            .ok_or_else(|| Error::BadRequest("json patch operation has no \"op\"".into()))?;
+        let path = op["path"].as_str().ok_or_else(|| {
+            Error::BadRequest(format!("json patch {kind} operation has no \"path\""))
+        })?;
         let value = || {
-            op.get("value")
-                .cloned()
-                .ok_or_else(|| Error::BadRequest(format!("json patch {kind} operation has no \"value\"")))
+            op.get("value").cloned().ok_or_else(|| {
+                Error::BadRequest(format!("json patch {kind} operation has no \"value\""))
+            })
         };
         let from = || {
-            op["from"]
-                .as_str()
-                .ok_or_else(|| Error::BadRequest(format!("json patch {kind} operation has no \"from\"")))
+            op["from"].as_str().ok_or_else(|| {
+                Error::BadRequest(format!("json patch {kind} operation has no \"from\""))
+            })
         };
         match kind {
             "add" => add_at(doc, path, value()?)?,
@@ -156,10 +160,9 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<()> {
                 add_at(doc, path, v)?;
             }
             "copy" => {
-                let v = doc
-                    .pointer(from()?)
-                    .cloned()
-                    .ok_or_else(|| invalid(format!("doc is missing from path: \"{}\"", op["from"])))?;
+                let v = doc.pointer(from()?).cloned().ok_or_else(|| {
+                    invalid(format!("doc is missing from path: \"{}\"", op["from"]))
+                })?;
                 add_at(doc, path, v)?;
             }
             "test" => {
@@ -176,8 +179,14 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<()> {
 /// The merge key of a list field, or None if the list is atomic. `finalizers` is a set.
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "containerStatuses" | "initContainerStatuses" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "containerStatuses"
+        | "initContainerStatuses" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "conditions" | "addresses" => "type",
@@ -223,7 +232,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<()> {
         *target = Value::Object(Map::new());
     }
     let retain: Option<Vec<String>> = p.get("$retainKeys").and_then(Value::as_array).map(|a| {
-        a.iter().filter_map(|v| v.as_str().map(String::from)).collect()
+        a.iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
     });
     let t = target.as_object_mut().expect("made an object above");
     let mut orders: Vec<(String, Vec<Value>)> = Vec::new();
@@ -245,7 +256,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<()> {
             continue;
         }
         if k.starts_with('$') {
-            return Err(Error::BadRequest(format!("unknown strategic merge directive {k}")));
+            return Err(Error::BadRequest(format!(
+                "unknown strategic merge directive {k}"
+            )));
         }
         if v.is_null() {
             t.remove(k);
@@ -290,12 +303,17 @@ fn merge_list(field: &str, existing: Option<Vec<Value>>, items: &[Value]) -> Res
         }
         return Ok(out);
     }
-    let Some(key) = merge_key(field, items.first().or(existing.as_ref().and_then(|e| e.first())))
-    else {
+    let Some(key) = merge_key(
+        field,
+        items.first().or(existing.as_ref().and_then(|e| e.first())),
+    ) else {
         // Atomic list: strip directives the client may have put in elements, replace whole.
         return Ok(items.to_vec());
     };
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         return Ok(items
             .iter()
             .filter(|i| i.get("$patch").is_none())
@@ -356,9 +374,15 @@ mod tests {
     #[test]
     fn a_json_patch_on_a_missing_path_is_invalid() {
         let mut doc = json!({"metadata": {}});
-        let err = json_patch(&mut doc, &json!([{"op": "remove", "path": "/metadata/finalizers"}]));
+        let err = json_patch(
+            &mut doc,
+            &json!([{"op": "remove", "path": "/metadata/finalizers"}]),
+        );
         assert!(matches!(err, Err(Error::Invalid { .. })));
-        let err = json_patch(&mut doc, &json!([{"op": "test", "path": "/metadata", "value": 1}]));
+        let err = json_patch(
+            &mut doc,
+            &json!([{"op": "test", "path": "/metadata", "value": 1}]),
+        );
         assert!(matches!(err, Err(Error::Invalid { .. })));
     }
 
@@ -385,7 +409,10 @@ mod tests {
             "containers": [{"image": "nginx:1.26", "name": "a"}]}});
         strategic_merge(&mut doc, &patch).unwrap();
         assert_eq!(doc["spec"]["containers"][0]["image"], "nginx:1.26");
-        assert_eq!(doc["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+        assert_eq!(
+            doc["spec"]["containers"][0]["ports"][0]["containerPort"],
+            80
+        );
         assert_eq!(doc["spec"]["containers"][1]["name"], "b");
     }
 

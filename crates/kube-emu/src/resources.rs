@@ -57,12 +57,24 @@ impl ResourceType {
     }
 }
 
-const ALL_VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
 
 const fn status(group: &'static str, kind: &'static str) -> Subresource {
-    Subresource { name: "status", gvk: (group, "v1", kind), verbs: GET_PATCH_UPDATE }
+    Subresource {
+        name: "status",
+        gvk: (group, "v1", kind),
+        verbs: GET_PATCH_UPDATE,
+    }
 }
 
 /// Every resource type the server serves, in discovery order.
@@ -78,7 +90,11 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[
             status("", "Namespace"),
-            Subresource { name: "finalize", gvk: ("", "v1", "Namespace"), verbs: &["update"] },
+            Subresource {
+                name: "finalize",
+                gvk: ("", "v1", "Namespace"),
+                verbs: &["update"],
+            },
         ],
     },
     ResourceType {
@@ -103,9 +119,21 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &["all"],
         subresources: &[
             status("", "Pod"),
-            Subresource { name: "binding", gvk: ("", "v1", "Binding"), verbs: &["create"] },
-            Subresource { name: "eviction", gvk: ("policy", "v1", "Eviction"), verbs: &["create"] },
-            Subresource { name: "log", gvk: ("", "v1", "Pod"), verbs: &["get"] },
+            Subresource {
+                name: "binding",
+                gvk: ("", "v1", "Binding"),
+                verbs: &["create"],
+            },
+            Subresource {
+                name: "eviction",
+                gvk: ("policy", "v1", "Eviction"),
+                verbs: &["create"],
+            },
+            Subresource {
+                name: "log",
+                gvk: ("", "v1", "Pod"),
+                verbs: &["get"],
+            },
         ],
     },
     ResourceType {
@@ -174,7 +202,11 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &["all"],
         subresources: &[
             status("apps", "Deployment"),
-            Subresource { name: "scale", gvk: ("autoscaling", "v1", "Scale"), verbs: GET_PATCH_UPDATE },
+            Subresource {
+                name: "scale",
+                gvk: ("autoscaling", "v1", "Scale"),
+                verbs: GET_PATCH_UPDATE,
+            },
         ],
     },
     ResourceType {
@@ -188,7 +220,11 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &["all"],
         subresources: &[
             status("apps", "ReplicaSet"),
-            Subresource { name: "scale", gvk: ("autoscaling", "v1", "Scale"), verbs: GET_PATCH_UPDATE },
+            Subresource {
+                name: "scale",
+                gvk: ("autoscaling", "v1", "Scale"),
+                verbs: GET_PATCH_UPDATE,
+            },
         ],
     },
     ResourceType {
@@ -233,7 +269,9 @@ pub fn verbs() -> &'static [&'static str] {
 
 /// Looks a resource type up by group and plural name.
 pub fn lookup(group: &str, plural: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
 }
 
 /// Looks a resource type up by group, version and plural name (the URL form).
@@ -258,7 +296,10 @@ mod tests {
 
     #[test]
     fn grouped_resources_are_qualified_with_their_group_in_messages() {
-        assert_eq!(lookup("coordination.k8s.io", "leases").unwrap().qualified(), "leases.coordination.k8s.io");
+        assert_eq!(
+            lookup("coordination.k8s.io", "leases").unwrap().qualified(),
+            "leases.coordination.k8s.io"
+        );
         assert_eq!(lookup("", "pods").unwrap().qualified(), "pods");
     }
 

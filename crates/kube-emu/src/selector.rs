@@ -47,7 +47,9 @@ fn valid_label_key(k: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && k.matches('/').count() <= 1
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -55,7 +57,8 @@ fn valid_label_key(k: &str) -> bool {
 fn valid_label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }
@@ -128,11 +131,20 @@ impl LabelSelector {
                 reqs.push((k.clone(), LabelOp::Eq(v.as_str()?.to_string())));
             }
         }
-        for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        for e in sel
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let key = e["key"].as_str()?.to_string();
             let vals: Vec<String> = e["values"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             let op = match e["operator"].as_str()? {
                 "In" => LabelOp::In(vals),
@@ -170,7 +182,13 @@ fn split_set_op(part: &str, op: &str) -> Option<(String, String)> {
 
 fn parse_set(rest: String) -> Option<Vec<String>> {
     let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
 /// A parsed field selector; each term is (field, wanted value, negated).
@@ -227,7 +245,9 @@ fn field_value(rt: &ResourceType, obj: &Value, field: &str) -> String {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Null if field == "spec.unschedulable" || field == "spec.hostNetwork" => "false".into(),
+        Value::Null if field == "spec.unschedulable" || field == "spec.hostNetwork" => {
+            "false".into()
+        }
         Value::Null if rt.plural == "replicasets" && field == "status.replicas" => "0".into(),
         _ => String::new(),
     }
@@ -271,9 +291,10 @@ impl FieldSelector {
         self.0.iter().all(|(f, want, neg)| {
             let got = match f.as_str() {
                 "metadata.name" => obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                "metadata.namespace" => {
-                    obj["metadata"]["namespace"].as_str().unwrap_or("").to_string()
-                }
+                "metadata.namespace" => obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 f => field_value(rt, obj, f),
             };
             (got == *want) != *neg
@@ -282,7 +303,10 @@ impl FieldSelector {
 
     /// The value required for `metadata.name`, if the selector pins one (a fast path for lists).
     pub fn pinned_name(&self) -> Option<&str> {
-        self.0.iter().find(|(f, _, neg)| f == "metadata.name" && !neg).map(|(_, v, _)| v.as_str())
+        self.0
+            .iter()
+            .find(|(f, _, neg)| f == "metadata.name" && !neg)
+            .map(|(_, v, _)| v.as_str())
     }
 }
 
@@ -312,14 +336,21 @@ mod tests {
             ("app=web,tier in (fe)", true),
             ("missing!=x", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&p), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&p),
+                want,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn a_malformed_label_selector_is_a_bad_request() {
         for bad in ["app=web,", "a b=c", "x in (", "app=we b"] {
-            assert!(matches!(LabelSelector::parse(bad), Err(Error::BadRequest(_))), "{bad}");
+            assert!(
+                matches!(LabelSelector::parse(bad), Err(Error::BadRequest(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -115,7 +115,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { history: 20_000, fanout_buffer: 65_536, seed: 0x6b75_6265 }
+        Self {
+            history: 20_000,
+            fanout_buffer: 65_536,
+            seed: 0x6b75_6265,
+        }
     }
 }
 
@@ -142,16 +146,25 @@ pub struct ApiServer {
 
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiServer").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ApiServer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 fn type_index(rt: &ResourceType) -> usize {
-    RESOURCES.iter().position(|r| std::ptr::eq(r, rt)).expect("resource types come from RESOURCES")
+    RESOURCES
+        .iter()
+        .position(|r| std::ptr::eq(r, rt))
+        .expect("resource types come from RESOURCES")
 }
 
 fn ns_key(rt: &ResourceType, ns: Option<&str>) -> String {
-    if rt.namespaced { ns.unwrap_or("").to_string() } else { String::new() }
+    if rt.namespaced {
+        ns.unwrap_or("").to_string()
+    } else {
+        String::new()
+    }
 }
 
 fn not_found(rt: &ResourceType, name: &str) -> Error {
@@ -196,7 +209,9 @@ fn valid_name(name: &str) -> bool {
     name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -215,7 +230,9 @@ fn spec_part(obj: &Value) -> Value {
 }
 
 fn finalizers_empty(obj: &Value) -> bool {
-    obj["metadata"]["finalizers"].as_array().is_none_or(|a| a.is_empty())
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())
 }
 
 /// Whether a pod counts as healthy for a disruption budget (Ready condition true).
@@ -252,7 +269,12 @@ impl ApiServer {
             rng: SmallRng::seed_from_u64(config.seed),
             next_service_ip: 1,
         };
-        let server = Self { inner: Mutex::new(inner), tx, clock, config };
+        let server = Self {
+            inner: Mutex::new(inner),
+            tx,
+            clock,
+            config,
+        };
         let ns = lookup("", "namespaces").expect("namespaces are served");
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             server
@@ -296,7 +318,13 @@ impl ApiServer {
         } else {
             map.insert(key, obj.clone())
         };
-        let change = Arc::new(Change { rv, rt, kind, object: obj.clone(), prev });
+        let change = Arc::new(Change {
+            rv,
+            rt,
+            kind,
+            object: obj.clone(),
+            prev,
+        });
         inner.history.push_back(change.clone());
         while inner.history.len() > self.config.history {
             if let Some(old) = inner.history.pop_front() {
@@ -309,7 +337,13 @@ impl ApiServer {
     }
 
     /// Checks the namespace a namespaced create or write goes to.
-    fn check_namespace(&self, inner: &Inner, rt: &ResourceType, ns: &str, name: &str) -> Result<()> {
+    fn check_namespace(
+        &self,
+        inner: &Inner,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<()> {
         let nst = lookup("", "namespaces").expect("namespaces are served");
         match inner.objects[type_index(nst)].get(&(String::new(), ns.to_string())) {
             None => Err(not_found(nst, ns)),
@@ -326,7 +360,9 @@ impl ApiServer {
     /// Checks `apiVersion`/`kind` in a request body and fills them in when absent.
     fn normalize_type(rt: &ResourceType, obj: &mut Value) -> Result<()> {
         let Some(m) = obj.as_object_mut() else {
-            return Err(Error::BadRequest("the request body must be a JSON object".into()));
+            return Err(Error::BadRequest(
+                "the request body must be a JSON object".into(),
+            ));
         };
         let av = rt.api_version();
         match m.get("apiVersion").and_then(Value::as_str) {
@@ -372,7 +408,10 @@ impl ApiServer {
         }
         for field in ["labels", "annotations"] {
             let v = &obj["metadata"][field];
-            if !(v.is_null() || v.as_object().is_some_and(|m| m.values().all(Value::is_string))) {
+            if !(v.is_null()
+                || v.as_object()
+                    .is_some_and(|m| m.values().all(Value::is_string)))
+            {
                 return Err(Error::BadRequest(format!(
                     "json: cannot unmarshal metadata.{field} into Go struct field ObjectMeta.metadata.{field} of type map[string]string"
                 )));
@@ -382,23 +421,47 @@ impl ApiServer {
             ("", "pods") => {
                 let containers = obj["spec"]["containers"].as_array();
                 if containers.is_none_or(|c| c.is_empty()) {
-                    return Err(invalid(rt, name, "spec.containers", "FieldValueRequired", "Required value"));
+                    return Err(invalid(
+                        rt,
+                        name,
+                        "spec.containers",
+                        "FieldValueRequired",
+                        "Required value",
+                    ));
                 }
                 for (i, c) in containers.into_iter().flatten().enumerate() {
                     if c["name"].as_str().is_none_or(str::is_empty) {
                         let f = format!("spec.containers[{i}].name");
-                        return Err(invalid(rt, name, &f, "FieldValueRequired", "Required value"));
+                        return Err(invalid(
+                            rt,
+                            name,
+                            &f,
+                            "FieldValueRequired",
+                            "Required value",
+                        ));
                     }
                     if c["image"].as_str().is_none_or(str::is_empty) {
                         let f = format!("spec.containers[{i}].image");
-                        return Err(invalid(rt, name, &f, "FieldValueRequired", "Required value"));
+                        return Err(invalid(
+                            rt,
+                            name,
+                            &f,
+                            "FieldValueRequired",
+                            "Required value",
+                        ));
                     }
                 }
             }
             ("apps", "deployments" | "replicasets" | "daemonsets") => {
                 let sel = LabelSelector::from_object(&obj["spec"]["selector"]);
                 let Some(sel) = sel.filter(|_| obj["spec"]["selector"].is_object()) else {
-                    return Err(invalid(rt, name, "spec.selector", "FieldValueRequired", "Required value"));
+                    return Err(invalid(
+                        rt,
+                        name,
+                        "spec.selector",
+                        "FieldValueRequired",
+                        "Required value",
+                    ));
                 };
                 let tpl = json!({"metadata": {"labels": obj["spec"]["template"]["metadata"]["labels"].clone()}});
                 if !sel.matches(&tpl) {
@@ -570,7 +633,12 @@ impl ApiServer {
     }
 
     /// Reads one object without copying it.
-    pub fn get_arc(&self, rt: &'static ResourceType, ns: Option<&str>, name: &str) -> Result<Arc<Value>> {
+    pub fn get_arc(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Value>> {
         let inner = self.lock();
         inner.objects[type_index(rt)]
             .get(&(ns_key(rt, ns), name.to_string()))
@@ -579,7 +647,12 @@ impl ApiServer {
     }
 
     /// Lists objects (in one namespace, or all when `ns` is None), sorted by namespace and name.
-    pub fn list(&self, rt: &'static ResourceType, ns: Option<&str>, opts: &ListOptions) -> Result<ListPage> {
+    pub fn list(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ListPage> {
         let inner = self.lock();
         let map = &inner.objects[type_index(rt)];
         let (mut list_rv, mut start) = (inner.rv, None);
@@ -602,7 +675,11 @@ impl ApiServer {
         let mut items = Vec::new();
         let mut last_key = None;
         let mut remaining = 0u64;
-        let limit = if opts.limit == 0 { usize::MAX } else { opts.limit };
+        let limit = if opts.limit == 0 {
+            usize::MAX
+        } else {
+            opts.limit
+        };
         for (k, obj) in map.range((lower, std::ops::Bound::Unbounded)) {
             if let Some(n) = &ns_filter
                 && &k.0 != n
@@ -630,7 +707,12 @@ impl ApiServer {
         } else {
             (None, None)
         };
-        Ok(ListPage { items, resource_version: list_rv, continue_token, remaining })
+        Ok(ListPage {
+            items,
+            resource_version: list_rv,
+            continue_token,
+            remaining,
+        })
     }
 
     /// Replaces an object (PUT). A resourceVersion in the body is a precondition.
@@ -644,7 +726,8 @@ impl ApiServer {
     ) -> Result<Value> {
         Self::normalize_type(rt, &mut obj)?;
         let mut inner = self.lock();
-        self.update_locked(&mut inner, rt, ns, name, obj, target).map(|o| (*o).clone())
+        self.update_locked(&mut inner, rt, ns, name, obj, target)
+            .map(|o| (*o).clone())
     }
 
     fn update_locked(
@@ -673,7 +756,10 @@ impl ApiServer {
                 "the namespace of the provided object does not match the namespace sent on the request".into(),
             ));
         }
-        let old = inner.objects[type_index(rt)].get(&key).cloned().ok_or_else(|| not_found(rt, name))?;
+        let old = inner.objects[type_index(rt)]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| not_found(rt, name))?;
         if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|v| !v.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {
@@ -709,7 +795,14 @@ impl ApiServer {
                     }
                 }
                 // Immutable and server-owned metadata always come from the stored object.
-                for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+                for f in [
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "generation",
+                    "namespace",
+                ] {
                     match old["metadata"].get(f) {
                         Some(v) => obj["metadata"][f] = v.clone(),
                         None => {
@@ -796,7 +889,9 @@ impl ApiServer {
         match ptype {
             PatchType::Merge => merge_patch(&mut doc, patch),
             PatchType::Json => json_patch(&mut doc, patch).map_err(|e| match e {
-                Error::Invalid { summary, causes, .. } => Error::Invalid {
+                Error::Invalid {
+                    summary, causes, ..
+                } => Error::Invalid {
                     group: rt.group.into(),
                     kind: rt.kind.into(),
                     name: name.into(),
@@ -808,13 +903,18 @@ impl ApiServer {
             PatchType::Strategic | PatchType::Apply => strategic_merge(&mut doc, patch)?,
         }
         if !doc.is_object() {
-            return Err(Error::BadRequest("the patch turned the object into a non-object".into()));
+            return Err(Error::BadRequest(
+                "the patch turned the object into a non-object".into(),
+            ));
         }
         // The patch's own resourceVersion, if it set one, is a precondition; otherwise the
         // write is unconditional.
-        let patch_rv = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+        let patch_rv = patch
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
         if ptype != PatchType::Json {
-            doc["metadata"]["resourceVersion"] = json!(patch_rv.unwrap_or(meta_str(&old, "resourceVersion").unwrap_or("")));
+            doc["metadata"]["resourceVersion"] =
+                json!(patch_rv.unwrap_or(meta_str(&old, "resourceVersion").unwrap_or("")));
         }
         Self::normalize_type(rt, &mut doc)?;
         let out = self.update_locked(&mut inner, rt, ns, name, doc, target)?;
@@ -843,7 +943,10 @@ impl ApiServer {
         (uid, rv): (Option<&str>, Option<&str>),
     ) -> Result<Deleted> {
         let key = (ns_key(rt, ns), name.to_string());
-        let old = inner.objects[type_index(rt)].get(&key).cloned().ok_or_else(|| not_found(rt, name))?;
+        let old = inner.objects[type_index(rt)]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| not_found(rt, name))?;
         if let Some(uid) = uid
             && Some(uid) != meta_str(&old, "uid")
         {
@@ -871,7 +974,10 @@ impl ApiServer {
         let is_namespace = rt.group.is_empty() && rt.plural == "namespaces";
         if !finalizers_empty(&old) || is_namespace {
             if old["metadata"].get("deletionTimestamp").is_some() {
-                return Ok(Deleted { object: (*old).clone(), gone: false });
+                return Ok(Deleted {
+                    object: (*old).clone(),
+                    gone: false,
+                });
             }
             let mut new = (*old).clone();
             new["metadata"]["deletionTimestamp"] = json!(rfc3339(self.clock.now_ms()));
@@ -881,13 +987,22 @@ impl ApiServer {
             }
             let obj = self.commit(inner, rt, key, new, EventType::Modified);
             if is_namespace {
-                return Ok(self.finish_namespace(inner, name).unwrap_or(Deleted { object: (*obj).clone(), gone: false }));
+                return Ok(self.finish_namespace(inner, name).unwrap_or(Deleted {
+                    object: (*obj).clone(),
+                    gone: false,
+                }));
             }
-            return Ok(Deleted { object: (*obj).clone(), gone: false });
+            return Ok(Deleted {
+                object: (*obj).clone(),
+                gone: false,
+            });
         }
         let gone = self.commit(inner, rt, key.clone(), (*old).clone(), EventType::Deleted);
         self.after_removal(inner, rt, &key);
-        Ok(Deleted { object: (*gone).clone(), gone: true })
+        Ok(Deleted {
+            object: (*gone).clone(),
+            gone: true,
+        })
     }
 
     /// Cleans side tables once an object is really gone; finishes a terminating namespace
@@ -937,10 +1052,12 @@ impl ApiServer {
                 }
             }
         }
-        let empty = RESOURCES
-            .iter()
-            .filter(|r| r.namespaced)
-            .all(|rt| inner.objects[type_index(rt)].range((ns.to_string(), String::new())..).next().is_none_or(|(k, _)| k.0 != ns));
+        let empty = RESOURCES.iter().filter(|r| r.namespaced).all(|rt| {
+            inner.objects[type_index(rt)]
+                .range((ns.to_string(), String::new())..)
+                .next()
+                .is_none_or(|(k, _)| k.0 != ns)
+        });
         if !empty {
             return None;
         }
@@ -948,12 +1065,24 @@ impl ApiServer {
         let key = (String::new(), ns.to_string());
         let old = inner.objects[type_index(nst)].get(&key).cloned()?;
         let gone = self.commit(inner, nst, key, (*old).clone(), EventType::Deleted);
-        Some(Deleted { object: (*gone).clone(), gone: true })
+        Some(Deleted {
+            object: (*gone).clone(),
+            gone: true,
+        })
     }
 
     /// Deletes every object a list with `opts` would return; returns what was deleted.
-    pub fn delete_collection(&self, rt: &'static ResourceType, ns: Option<&str>, opts: &ListOptions) -> Result<Vec<Value>> {
-        let mut all = ListOptions { limit: 0, continue_token: None, ..opts.clone() };
+    pub fn delete_collection(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>> {
+        let mut all = ListOptions {
+            limit: 0,
+            continue_token: None,
+            ..opts.clone()
+        };
         all.limit = 0;
         let page = self.list(rt, ns, &all)?;
         let mut inner = self.lock();
@@ -972,7 +1101,12 @@ impl ApiServer {
 
     /// Starts a watch. `rv` None or 0: synthetic ADDED events for the current state. `rv` N:
     /// replay of every change after N, or 410 Expired if N is older than the history.
-    pub fn watch(&self, rt: &'static ResourceType, ns: Option<&str>, rv: Option<u64>) -> Result<WatchStart> {
+    pub fn watch(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        rv: Option<u64>,
+    ) -> Result<WatchStart> {
         let inner = self.lock();
         let live = self.tx.subscribe();
         let ns_filter = ns.filter(|_| rt.namespaced);
@@ -982,12 +1116,23 @@ impl ApiServer {
                 .values()
                 .filter(|o| in_ns(o))
                 .map(|o| {
-                    let rv = meta_str(o, "resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    Arc::new(Change { rv, rt, kind: EventType::Added, object: o.clone(), prev: None })
+                    let rv = meta_str(o, "resourceVersion")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    Arc::new(Change {
+                        rv,
+                        rt,
+                        kind: EventType::Added,
+                        object: o.clone(),
+                        prev: None,
+                    })
                 })
                 .collect(),
             Some(n) if n < inner.compacted => {
-                return Err(Error::Expired(format!("too old resource version: {n} ({})", inner.compacted + 1)));
+                return Err(Error::Expired(format!(
+                    "too old resource version: {n} ({})",
+                    inner.compacted + 1
+                )));
             }
             Some(n) => inner
                 .history
@@ -996,18 +1141,30 @@ impl ApiServer {
                 .cloned()
                 .collect(),
         };
-        Ok(WatchStart { initial, rv: inner.rv, live })
+        Ok(WatchStart {
+            initial,
+            rv: inner.rv,
+            live,
+        })
     }
 
     /// Appends text to a container's log (the simulated kubelet's job).
     pub fn append_log(&self, ns: &str, pod: &str, container: &str, text: &str) {
         let mut inner = self.lock();
-        inner.logs.entry((ns.into(), pod.into(), container.into())).or_default().push_str(text);
+        inner
+            .logs
+            .entry((ns.into(), pod.into(), container.into()))
+            .or_default()
+            .push_str(text);
     }
 
     /// A container's log so far.
     pub fn log(&self, ns: &str, pod: &str, container: &str) -> String {
-        self.lock().logs.get(&(ns.into(), pod.into(), container.into())).cloned().unwrap_or_default()
+        self.lock()
+            .logs
+            .get(&(ns.into(), pod.into(), container.into()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// pods/binding: assigns an unbound pod to a node.
@@ -1015,7 +1172,10 @@ impl ApiServer {
         let rt = lookup("", "pods").expect("pods are served");
         let mut inner = self.lock();
         let key = (ns.to_string(), pod.to_string());
-        let old = inner.objects[type_index(rt)].get(&key).cloned().ok_or_else(|| not_found(rt, pod))?;
+        let old = inner.objects[type_index(rt)]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| not_found(rt, pod))?;
         if let Some(n) = old["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
             return Err(Error::Conflict {
                 group: String::new(),
@@ -1026,14 +1186,24 @@ impl ApiServer {
             });
         }
         if old["metadata"].get("deletionTimestamp").is_some() {
-            return Err(conflict(rt, pod, "pod is being deleted, cannot be assigned to a host"));
+            return Err(conflict(
+                rt,
+                pod,
+                "pod is being deleted, cannot be assigned to a host",
+            ));
         }
         let mut new = (*old).clone();
         new["spec"]["nodeName"] = json!(node);
         let cond = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
                           "lastTransitionTime": rfc3339(self.clock.now_ms())});
-        let conds = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
-        let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
+        let conds = new["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut conds: Vec<Value> = conds
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
         conds.push(cond);
         new["status"]["conditions"] = Value::Array(conds);
         Ok((*self.commit(&mut inner, rt, key, new, EventType::Modified)).clone())
@@ -1045,8 +1215,14 @@ impl ApiServer {
         let pdbs = lookup("policy", "poddisruptionbudgets").expect("pdbs are served");
         let mut inner = self.lock();
         let key = (ns.to_string(), pod.to_string());
-        let target = inner.objects[type_index(pods)].get(&key).cloned().ok_or_else(|| not_found(pods, pod))?;
-        let terminal = matches!(target["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let target = inner.objects[type_index(pods)]
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| not_found(pods, pod))?;
+        let terminal = matches!(
+            target["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
         let deleting = target["metadata"].get("deletionTimestamp").is_some();
         if !terminal && !deleting {
             let ns_pods: Vec<Arc<Value>> = inner.objects[type_index(pods)]
@@ -1060,7 +1236,9 @@ impl ApiServer {
                 .map(|(_, v)| v.clone())
                 .collect();
             for pdb in budgets {
-                let Some(sel) = LabelSelector::from_object(&pdb["spec"]["selector"]) else { continue };
+                let Some(sel) = LabelSelector::from_object(&pdb["spec"]["selector"]) else {
+                    continue;
+                };
                 if !pdb["spec"]["selector"].is_object() || !sel.matches(&target) {
                     continue;
                 }
@@ -1070,17 +1248,25 @@ impl ApiServer {
                     .collect();
                 let expected = matching.len() as i64;
                 let healthy = matching.iter().filter(|p| pod_ready(p)).count() as i64;
-                let desired = if let Some(v) = int_or_percent(&pdb["spec"]["minAvailable"], expected) {
+                let desired = if let Some(v) =
+                    int_or_percent(&pdb["spec"]["minAvailable"], expected)
+                {
                     v
                 } else if let Some(v) = int_or_percent(&pdb["spec"]["maxUnavailable"], expected) {
                     (expected - v).max(0)
                 } else {
                     0
                 };
-                let allowed = if pod_ready(&target) { healthy - desired >= 1 } else { healthy >= desired };
+                let allowed = if pod_ready(&target) {
+                    healthy - desired >= 1
+                } else {
+                    healthy >= desired
+                };
                 if !allowed {
                     return Err(Error::TooManyRequests {
-                        message: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+                        message:
+                            "Cannot evict pod as it would violate the pod's disruption budget."
+                                .into(),
                         cause: format!(
                             "The disruption budget {} needs {desired} healthy pods and has {healthy} currently",
                             meta_str(&pdb, "name").unwrap_or("")
@@ -1095,7 +1281,9 @@ impl ApiServer {
     /// The `autoscaling/v1` Scale of a deployment or replica set.
     pub fn get_scale(&self, rt: &'static ResourceType, ns: &str, name: &str) -> Result<Value> {
         let obj = self.get(rt, Some(ns), name)?;
-        let selector = LabelSelector::from_object(&obj["spec"]["selector"]).map(|s| s.to_query()).unwrap_or_default();
+        let selector = LabelSelector::from_object(&obj["spec"]["selector"])
+            .map(|s| s.to_query())
+            .unwrap_or_default();
         Ok(json!({
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": name, "namespace": ns, "uid": obj["metadata"]["uid"],
@@ -1107,21 +1295,40 @@ impl ApiServer {
     }
 
     /// Writes `spec.replicas` from a Scale; a resourceVersion in it is a precondition.
-    pub fn set_scale(&self, rt: &'static ResourceType, ns: &str, name: &str, scale: &Value) -> Result<Value> {
-        let replicas = scale["spec"]["replicas"].as_i64().filter(|r| *r >= 0).ok_or_else(|| {
-            Error::Invalid {
+    pub fn set_scale(
+        &self,
+        rt: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        scale: &Value,
+    ) -> Result<Value> {
+        let replicas = scale["spec"]["replicas"]
+            .as_i64()
+            .filter(|r| *r >= 0)
+            .ok_or_else(|| Error::Invalid {
                 group: "autoscaling".into(),
                 kind: "Scale".into(),
                 name: name.into(),
                 summary: "spec.replicas: Invalid value: must be greater than or equal to 0".into(),
-                causes: vec![("spec.replicas".into(), "FieldValueInvalid".into(), "must be greater than or equal to 0".into())],
-            }
-        })?;
+                causes: vec![(
+                    "spec.replicas".into(),
+                    "FieldValueInvalid".into(),
+                    "must be greater than or equal to 0".into(),
+                )],
+            })?;
         let mut patch = json!({"spec": {"replicas": replicas}});
         if let Some(rv) = meta_str(scale, "resourceVersion").filter(|v| !v.is_empty()) {
             patch["metadata"] = json!({"resourceVersion": rv});
         }
-        self.patch(rt, Some(ns), name, PatchType::Merge, &patch, Target::Main, None)?;
+        self.patch(
+            rt,
+            Some(ns),
+            name,
+            PatchType::Merge,
+            &patch,
+            Target::Main,
+            None,
+        )?;
         self.get_scale(rt, ns, name)
     }
 }
@@ -1132,11 +1339,18 @@ fn encode_continue(rv: u64, key: &Key) -> String {
 }
 
 fn decode_continue(tok: &str) -> Result<(u64, Key)> {
-    let bad = || Error::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tok).map_err(|_| bad())?;
+    let bad = || {
+        Error::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into())
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tok)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     Ok((
         v["rv"].as_u64().ok_or_else(bad)?,
-        (v["ns"].as_str().ok_or_else(bad)?.to_string(), v["name"].as_str().ok_or_else(bad)?.to_string()),
+        (
+            v["ns"].as_str().ok_or_else(bad)?.to_string(),
+            v["name"].as_str().ok_or_else(bad)?.to_string(),
+        ),
     ))
 }

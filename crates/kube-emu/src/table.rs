@@ -36,7 +36,11 @@ fn columns(rt: &ResourceType) -> Columns {
             ("Nominated Node", "string", 1),
             ("Readiness Gates", "string", 1),
         ],
-        ("", "namespaces") => &[("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
+        ("", "namespaces") => &[
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Age", "string", 0),
+        ],
         ("", "services") => &[
             ("Name", "string", 0),
             ("Type", "string", 0),
@@ -46,7 +50,11 @@ fn columns(rt: &ResourceType) -> Columns {
             ("Age", "string", 0),
             ("Selector", "string", 1),
         ],
-        ("", "endpoints") => &[("Name", "string", 0), ("Endpoints", "string", 0), ("Age", "string", 0)],
+        ("", "endpoints") => &[
+            ("Name", "string", 0),
+            ("Endpoints", "string", 0),
+            ("Age", "string", 0),
+        ],
         ("", "events") => &[
             ("Last Seen", "string", 0),
             ("Type", "string", 0),
@@ -59,8 +67,17 @@ fn columns(rt: &ResourceType) -> Columns {
             ("Count", "string", 1),
             ("Name", "string", 1),
         ],
-        ("", "configmaps") => &[("Name", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
-        ("", "secrets") => &[("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
+        ("", "configmaps") => &[
+            ("Name", "string", 0),
+            ("Data", "string", 0),
+            ("Age", "string", 0),
+        ],
+        ("", "secrets") => &[
+            ("Name", "string", 0),
+            ("Type", "string", 0),
+            ("Data", "string", 0),
+            ("Age", "string", 0),
+        ],
         ("apps", "deployments") => &[
             ("Name", "string", 0),
             ("Ready", "string", 0),
@@ -94,7 +111,11 @@ fn columns(rt: &ResourceType) -> Columns {
             ("Images", "string", 1),
             ("Selector", "string", 1),
         ],
-        ("coordination.k8s.io", "leases") => &[("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)],
+        ("coordination.k8s.io", "leases") => &[
+            ("Name", "string", 0),
+            ("Holder", "string", 0),
+            ("Age", "string", 0),
+        ],
         ("policy", "poddisruptionbudgets") => &[
             ("Name", "string", 0),
             ("Min Available", "string", 0),
@@ -124,11 +145,19 @@ fn s(v: &Value) -> &str {
 }
 
 fn or_none(v: &str) -> String {
-    if v.is_empty() { "<none>".into() } else { v.into() }
+    if v.is_empty() {
+        "<none>".into()
+    } else {
+        v.into()
+    }
 }
 
 fn or_unknown(v: &str) -> String {
-    if v.is_empty() { "<unknown>".into() } else { v.into() }
+    if v.is_empty() {
+        "<unknown>".into()
+    } else {
+        v.into()
+    }
 }
 
 fn i(v: &Value) -> i64 {
@@ -143,10 +172,19 @@ fn age(ts: &Value, now_ms: i64) -> String {
 }
 
 fn containers_and_images(tpl_spec: &Value) -> (String, String) {
-    let cs = tpl_spec["containers"].as_array().cloned().unwrap_or_default();
+    let cs = tpl_spec["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     (
-        cs.iter().map(|c| s(&c["name"]).to_string()).collect::<Vec<_>>().join(","),
-        cs.iter().map(|c| s(&c["image"]).to_string()).collect::<Vec<_>>().join(","),
+        cs.iter()
+            .map(|c| s(&c["name"]).to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        cs.iter()
+            .map(|c| s(&c["image"]).to_string())
+            .collect::<Vec<_>>()
+            .join(","),
     )
 }
 
@@ -172,7 +210,11 @@ fn map_selector(sel: &Value) -> String {
 }
 
 fn node_status(n: &Value) -> String {
-    let ready = n["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Ready");
+    let ready = n["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready");
     let mut st = match ready.map(|c| s(&c["status"])) {
         Some("True") => "Ready".to_string(),
         Some("False") => "NotReady".to_string(),
@@ -187,7 +229,10 @@ fn node_status(n: &Value) -> String {
 fn node_roles(n: &Value) -> String {
     let mut roles: Vec<String> = Vec::new();
     for (k, v) in n["metadata"]["labels"].as_object().into_iter().flatten() {
-        if let Some(r) = k.strip_prefix("node-role.kubernetes.io/").filter(|r| !r.is_empty()) {
+        if let Some(r) = k
+            .strip_prefix("node-role.kubernetes.io/")
+            .filter(|r| !r.is_empty())
+        {
             roles.push(r.into());
         } else if k == "kubernetes.io/role" && !s(v).is_empty() {
             roles.push(s(v).into());
@@ -195,7 +240,11 @@ fn node_roles(n: &Value) -> String {
     }
     roles.sort();
     roles.dedup();
-    if roles.is_empty() { "<none>".into() } else { roles.join(",") }
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
+    }
 }
 
 fn node_address(n: &Value, ty: &str) -> String {
@@ -220,11 +269,18 @@ fn pod_status(p: &Value) -> String {
             reason = "Pending".into();
         }
     }
-    for cs in p["status"]["containerStatuses"].as_array().into_iter().flatten() {
+    for cs in p["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let st = &cs["state"];
         if let Some(r) = st["waiting"]["reason"].as_str().filter(|r| !r.is_empty()) {
             reason = r.into();
-        } else if let Some(r) = st["terminated"]["reason"].as_str().filter(|r| !r.is_empty()) {
+        } else if let Some(r) = st["terminated"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
             reason = r.into();
         } else if st.get("terminated").is_some() {
             reason = format!("ExitCode:{}", i(&st["terminated"]["exitCode"]));
@@ -262,8 +318,16 @@ fn service_external_ip(svc: &Value) -> String {
     match s(&spec["type"]) {
         "ExternalName" => return s(&spec["externalName"]).to_string(),
         "LoadBalancer" => {
-            for ing in svc["status"]["loadBalancer"]["ingress"].as_array().into_iter().flatten() {
-                let v = if ing["ip"].is_string() { s(&ing["ip"]) } else { s(&ing["hostname"]) };
+            for ing in svc["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let v = if ing["ip"].is_string() {
+                    s(&ing["ip"])
+                } else {
+                    s(&ing["hostname"])
+                };
                 ips.push(v.to_string());
             }
             if ips.is_empty() {
@@ -272,7 +336,11 @@ fn service_external_ip(svc: &Value) -> String {
         }
         _ => {}
     }
-    if ips.is_empty() { "<none>".into() } else { ips.join(",") }
+    if ips.is_empty() {
+        "<none>".into()
+    } else {
+        ips.join(",")
+    }
 }
 
 /// The cells of one row.
@@ -299,7 +367,10 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
         }
         ("", "pods") => {
             let total = sp["containers"].as_array().map_or(0, Vec::len);
-            let statuses = st["containerStatuses"].as_array().cloned().unwrap_or_default();
+            let statuses = st["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
             let restarts: i64 = statuses.iter().map(|c| i(&c["restartCount"])).sum();
             vec![
@@ -336,8 +407,16 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
             vec![json!(name), json!(or_none(&eps.join(","))), json!(created)]
         }
         ("", "events") => {
-            let last = if o["lastTimestamp"].is_string() { &o["lastTimestamp"] } else { &o["eventTime"] };
-            let first = if o["firstTimestamp"].is_string() { &o["firstTimestamp"] } else { &o["eventTime"] };
+            let last = if o["lastTimestamp"].is_string() {
+                &o["lastTimestamp"]
+            } else {
+                &o["eventTime"]
+            };
+            let first = if o["firstTimestamp"].is_string() {
+                &o["firstTimestamp"]
+            } else {
+                &o["eventTime"]
+            };
             let io = &o["involvedObject"];
             let source = match (s(&o["source"]["component"]), s(&o["source"]["host"])) {
                 ("", _) => s(&o["reportingComponent"]).to_string(),
@@ -348,7 +427,11 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
                 json!(age(last, now_ms)),
                 json!(s(&o["type"])),
                 json!(s(&o["reason"])),
-                json!(format!("{}/{}", s(&io["kind"]).to_lowercase(), s(&io["name"]))),
+                json!(format!(
+                    "{}/{}",
+                    s(&io["kind"]).to_lowercase(),
+                    s(&io["name"])
+                )),
                 json!(s(&io["fieldPath"])),
                 json!(source),
                 json!(s(&o["message"]).trim()),
@@ -358,18 +441,28 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
             ]
         }
         ("", "configmaps") => {
-            let n = o["data"].as_object().map_or(0, |m| m.len()) + o["binaryData"].as_object().map_or(0, |m| m.len());
+            let n = o["data"].as_object().map_or(0, |m| m.len())
+                + o["binaryData"].as_object().map_or(0, |m| m.len());
             vec![json!(name), json!(n), json!(created)]
         }
         ("", "secrets") => {
             let n = o["data"].as_object().map_or(0, |m| m.len());
-            vec![json!(name), json!(o["type"].as_str().unwrap_or("Opaque")), json!(n), json!(created)]
+            vec![
+                json!(name),
+                json!(o["type"].as_str().unwrap_or("Opaque")),
+                json!(n),
+                json!(created),
+            ]
         }
         ("apps", "deployments") => {
             let (c, im) = containers_and_images(&sp["template"]["spec"]);
             vec![
                 json!(name),
-                json!(format!("{}/{}", i(&st["readyReplicas"]), sp["replicas"].as_i64().unwrap_or(1))),
+                json!(format!(
+                    "{}/{}",
+                    i(&st["readyReplicas"]),
+                    sp["replicas"].as_i64().unwrap_or(1)
+                )),
                 json!(i(&st["updatedReplicas"])),
                 json!(i(&st["availableReplicas"])),
                 json!(created),
@@ -454,7 +547,17 @@ mod tests {
                                   "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}});
         let now = parse_ms("2024-01-01T00:00:05Z").unwrap();
         let c = cells(rt, &n, now);
-        assert_eq!(c[..6], [json!("n1"), json!("Ready,SchedulingDisabled"), json!("worker"), json!("5s"), json!("v1.32.1"), json!("10.0.0.1")]);
+        assert_eq!(
+            c[..6],
+            [
+                json!("n1"),
+                json!("Ready,SchedulingDisabled"),
+                json!("worker"),
+                json!("5s"),
+                json!("v1.32.1"),
+                json!("10.0.0.1")
+            ]
+        );
         assert_eq!(column_definitions(rt).as_array().unwrap().len(), c.len());
     }
 
