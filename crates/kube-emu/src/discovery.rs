@@ -42,7 +42,7 @@ fn api_group(group: &str) -> Value {
 /// `/apis`.
 pub fn api_group_list() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1",
-           "groups": groups().into_iter().map(|g| { let mut v = api_group(g); v.as_object_mut().map(|m| { m.remove("kind"); m.remove("apiVersion"); }); v }).collect::<Vec<_>>()})
+           "groups": groups().into_iter().map(|g| { let mut v = api_group(g); if let Some(m) = v.as_object_mut() { m.remove("kind"); m.remove("apiVersion"); } v }).collect::<Vec<_>>()})
 }
 
 /// `/apis/<group>`, if served.

@@ -157,7 +157,7 @@ fn authorized(h: &HeaderMap, token: &str) -> bool {
         .is_some_and(|t| t.trim() == token)
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> &str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -180,9 +180,9 @@ async fn route(
         if method == Method::GET {
             Ok(r)
         } else {
-            Err(Error::MethodNotAllowed(format!(
-                "the server does not allow this method on the requested resource"
-            )))
+            Err(Error::MethodNotAllowed(
+                "the server does not allow this method on the requested resource".to_string(),
+            ))
         }
     };
     match segs.as_slice() {
@@ -488,9 +488,9 @@ async fn resource(
                 && !n.is_empty()
                 && n != name
             {
-                return Err(Error::BadRequest(format!(
-                    "name in URL does not match name in Eviction object"
-                )));
+                return Err(Error::BadRequest(
+                    "name in URL does not match name in Eviction object".to_string(),
+                ));
             }
             api.evict(ns.unwrap_or(""), name)?;
             Ok(json_response(

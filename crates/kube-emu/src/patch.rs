@@ -29,10 +29,10 @@ impl PatchType {
             "application/json-patch+json" => Ok(Self::Json),
             "application/strategic-merge-patch+json" => Ok(Self::Strategic),
             "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(Self::Apply),
-            _ => Err(Error::UnsupportedMediaType(format!(
+            _ => Err(Error::UnsupportedMediaType(String::from(
                 "the body of the request was in an unknown format - accepted media types include: \
                  application/json-patch+json, application/merge-patch+json, \
-                 application/apply-patch+yaml, application/strategic-merge-patch+json"
+                 application/apply-patch+yaml, application/strategic-merge-patch+json",
             ))),
         }
     }
@@ -348,7 +348,7 @@ fn merge_list(field: &str, existing: Option<Vec<Value>>, items: &[Value]) -> Res
 
 /// Orders a merged list as `$setElementOrder` says; elements it does not name keep their
 /// relative order after the named ones.
-fn reorder(field: &str, list: &mut Vec<Value>, order: &[Value]) {
+fn reorder(field: &str, list: &mut [Value], order: &[Value]) {
     let key = merge_key(field, list.first());
     let rank = |v: &Value| {
         order.iter().position(|o| match key {
