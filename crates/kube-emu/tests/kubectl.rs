@@ -14,16 +14,20 @@ struct Cluster {
     dir: tempfile::TempDir,
 }
 
-fn kubectl_path() -> Option<PathBuf> {
+/// The real kubectl these goldens hold the server to. `scripts/test` installs one when the
+/// machine has none; a missing kubectl fails the tests rather than skipping them.
+fn kubectl_path() -> PathBuf {
     let p = PathBuf::from(std::env::var("KUBECTL").unwrap_or_else(|_| "/usr/bin/kubectl".into()));
-    p.exists().then_some(p)
+    assert!(
+        p.exists(),
+        "no kubectl at {} (set KUBECTL, or run scripts/test, which installs it)",
+        p.display()
+    );
+    p
 }
 
-async fn start() -> Option<Cluster> {
-    if kubectl_path().is_none() {
-        eprintln!("SKIPPED: no kubectl at /usr/bin/kubectl (set KUBECTL)");
-        return None;
-    }
+async fn start() -> Cluster {
+    kubectl_path();
     let api = Arc::new(ApiServer::new(Arc::new(SystemClock), Config::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -43,11 +47,11 @@ async fn start() -> Option<Cluster> {
         ),
     )
     .unwrap();
-    Some(Cluster { api, dir })
+    Cluster { api, dir }
 }
 
 fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(kubectl_path().expect("checked in start"));
+    let mut c = Command::new(kubectl_path());
     c.arg("--kubeconfig")
         .arg(dir.join("kubeconfig"))
         .arg("--cache-dir")
@@ -132,7 +136,7 @@ fn header(out: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_nodes_prints_the_real_servers_columns_with_and_without_wide() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     c.node("cn-hangzhou.i-abc");
     let out = c.ok(&["get", "nodes"]).await;
     assert_eq!(
@@ -173,7 +177,7 @@ async fn get_nodes_prints_the_real_servers_columns_with_and_without_wide() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_pods_all_namespaces_wide_has_kubectls_headers() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     c.pod("kube-system", "coredns-1", Some("n1"));
     c.pod("default", "web", None);
     let out = c.ok(&["get", "pods", "-A", "-o", "wide"]).await;
@@ -229,7 +233,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_creates_then_configures_then_leaves_unchanged_with_validation_on() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     let f = c.file("d1.yaml", &DEPLOY.replace("IMAGE", "nginx:1.25"));
     assert_eq!(
         c.ok(&["apply", "-f", &f]).await.trim(),
@@ -275,7 +279,7 @@ async fn apply_creates_then_configures_then_leaves_unchanged_with_validation_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_without_validate_false_and_server_side_apply_work() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     let f = c.file(
         "cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n",
@@ -303,7 +307,7 @@ async fn create_without_validate_false_and_server_side_apply_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_pods_watch_sees_a_pod_created_after_it_started() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     c.pod("default", "first", None);
     let mut cmd = command(c.dir.path(), &["get", "pods", "-w"]);
     let mut child = cmd
@@ -347,7 +351,7 @@ async fn get_pods_watch_sees_a_pod_created_after_it_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_cordon_and_describe_node_behave_like_against_a_real_cluster() {
-    let Some(c) = start().await else { return };
+    let c = start().await;
     c.node("n1");
     c.pod("default", "web", Some("n1"));
     assert_eq!(c.ok(&["cordon", "n1"]).await.trim(), "node/n1 cordoned");
