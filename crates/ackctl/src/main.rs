@@ -1,6 +1,7 @@
 //! `ackctl`: create and operate elastic Kubernetes clusters on Alibaba Cloud, or on the local
 //! emulator that stands in for it.
 
+mod autoscaler;
 mod emulator;
 mod get;
 mod quickstart;
@@ -34,6 +35,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Cluster-autoscaler decisions: `plan` computes one pass on a snapshot.
+    #[command(subcommand)]
+    Autoscaler(autoscaler::AutoscalerCommand),
     /// Run the local Alibaba Cloud emulator (ECS, ESS, ACK, ECI, SLB, VPC), or benchmark it.
     Emulator(emulator::EmulatorCommand),
     /// List regions, zones, instance types, instances, scaling groups, ACK clusters, node pools
@@ -70,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Command::Autoscaler(cmd) => autoscaler::run(cmd).await,
             Command::Emulator(cmd) => emulator::run(cmd).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Get(cmd) => get::run(cmd).await,

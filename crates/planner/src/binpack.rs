@@ -94,8 +94,15 @@ pub fn estimate(world: &mut World<'_>, g: u32, pending: &[(u32, u32)], limit: u3
 
     let mut bins: Vec<Bin<'_>> = Vec::new();
     let mut next_id = 0u32;
+    // The most any bin has free, per resource: a class asking for more than that in some
+    // resource skips the scan of the bins (the common case once the node limit is reached).
+    let mut roomiest = Resources::default();
     for (i, &(c, n)) in pending.iter().enumerate() {
         let requests = world.classes[c as usize].requests;
+        let bins_can = roomiest.covers(requests);
+        if out.nodes >= limit && !bins_can {
+            continue;
+        }
         let placed = if world.classes[c as usize].constrained {
             place_constrained(
                 world,
@@ -108,23 +115,28 @@ pub fn estimate(world: &mut World<'_>, g: u32, pending: &[(u32, u32)], limit: u3
                 limit,
             )
         } else {
-            place_bulk(
-                c,
-                n,
-                requests,
-                empty,
-                &mut bins,
-                &mut out.nodes,
-                &mut next_id,
-                limit,
-                track,
-            )
+            let at = (&mut out.nodes, &mut next_id);
+            place_bulk(c, n, requests, empty, &mut bins, bins_can, at, limit, track)
         };
-        if placed > 0 {
-            out.helped.push((c, placed));
+        if placed == 0 {
+            continue;
         }
+        out.helped.push((c, placed));
         let floor = suffix_min[i + 1];
-        bins.retain(|b| b.free.covers(floor));
+        roomiest = Resources::default();
+        bins.retain(|b| {
+            let live = b.free.covers(floor);
+            if live {
+                roomiest = Resources {
+                    cpu: roomiest.cpu.max(b.free.cpu),
+                    memory: roomiest.memory.max(b.free.memory),
+                    ephemeral: roomiest.ephemeral.max(b.free.ephemeral),
+                    gpu: roomiest.gpu.max(b.free.gpu),
+                    pods: roomiest.pods.max(b.free.pods),
+                };
+            }
+            live
+        });
         if out.nodes >= limit && bins.is_empty() {
             break;
         }
@@ -139,13 +151,13 @@ fn place_bulk(
     requests: Resources,
     empty: Resources,
     bins: &mut Vec<Bin<'_>>,
-    nodes: &mut u32,
-    next_id: &mut u32,
+    bins_can: bool,
+    (nodes, next_id): (&mut u32, &mut u32),
     limit: u32,
     track: bool,
 ) -> u32 {
     let mut left = n;
-    let mut i = 0;
+    let mut i = if bins_can { 0 } else { bins.len() };
     while i < bins.len() && left > 0 {
         // Most runs are nearly full: comparisons reject them before any division.
         if !bins[i].free.covers(requests) {
@@ -153,8 +165,8 @@ fn place_bulk(
             continue;
         }
         let k = bins[i].free.fit_count(requests).min(i64::from(u32::MAX)) as u32;
-        if k > 0 {
-            let full = bins[i].count.min(left / k);
+        if let Some(per_node) = left.checked_div(k) {
+            let full = bins[i].count.min(per_node);
             if full == 0 {
                 if bins[i].count > 1 {
                     let rest = bins[i].split(1);

@@ -238,17 +238,16 @@ impl<'a> World<'a> {
                 continue;
             }
             match pod.spec.node_name.as_deref().filter(|n| !n.is_empty()) {
-                Some(node_name) => match node_index.get(node_name) {
-                    Some(&n) => {
+                Some(node_name) => {
+                    // Bound to a node the snapshot does not describe: nothing to simulate.
+                    if let Some(&n) = node_index.get(node_name) {
                         let c = &classes[class as usize];
                         let node = &mut nodes[n as usize];
                         node.add(class, 1, c.requests);
                         node.ports.extend(c.host_ports.iter().copied());
                         node.pods.push(i as u32);
                     }
-                    // Bound to a node the snapshot does not describe: nothing to simulate.
-                    None => {}
-                },
+                }
                 None if pod.metadata.deletion_timestamp.is_none() => {
                     classes[class as usize].pending.push(i as u32)
                 }
@@ -451,6 +450,29 @@ impl<'a> World<'a> {
             }
         }
         moves
+    }
+
+    /// Records pods planned onto new nodes of group `g` (round `round`) as one node-like entry
+    /// that only topology counting sees: it takes no pods and has no capacity. Its hostname is
+    /// its own, so per-node counts of the real new nodes are approximated by one domain.
+    pub fn add_planned(&mut self, g: u32, round: u32, helped: &[(u32, u32)]) {
+        let group = &self.groups[g as usize];
+        self.nodes.push(SimNode {
+            name: Cow::Owned(format!("{}#planned-{round}", group.spec.id)),
+            node: &group.spec.template,
+            shape: group.shape,
+            group: Some(g),
+            alloc: Resources::default(),
+            capacity: Resources::default(),
+            used: Resources::default(),
+            ports: Vec::new(),
+            counts: helped.to_vec(),
+            pods: Vec::new(),
+            ready: false,
+            upcoming: true,
+            deleting: false,
+            removed: false,
+        });
     }
 
     /// Takes `n` pods of class `c` off node `i` (the inverse of `place`, for drains).

@@ -25,6 +25,8 @@ pub mod resources;
 pub mod scale_down;
 pub mod scale_up;
 pub mod scenarios;
+#[cfg(test)]
+mod testkit;
 pub mod topology;
 mod validate;
 

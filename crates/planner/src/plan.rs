@@ -346,3 +346,6 @@ fn why_unschedulable(
     let parts: Vec<String> = parts.into_iter().map(|(m, n)| format!("{n} {m}")).collect();
     format!("pod didn't trigger scale-up: {}", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,8 +19,8 @@ use crate::options::Options;
 
 pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
 
-/// CA's unremovable-node reasons (plus `ScaleDownInCooldown` and `ScaleDownLimitReached`, which
-/// CA reports only in its status).
+/// CA's unremovable-node reasons, plus three of ours: `ScaleDownInCooldown` and
+/// `ScaleDownLimitReached` (CA says so only in its status) and `DestinationOfAnotherRemoval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Reason {
     NotAutoscaled,
@@ -35,6 +35,8 @@ pub enum Reason {
     NotUnreadyLongEnough,
     ScaleDownInCooldown,
     ScaleDownLimitReached,
+    /// Pods of a node removed in this plan move onto it, so it stays this time.
+    DestinationOfAnotherRemoval,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +194,8 @@ pub fn scale_down(
         block: Option<(u32, BlockReason)>,
     }
     let mut plans: Vec<Plan> = Vec::with_capacity(candidates.len());
+    // PDB selection depends on namespace and labels only, which a class's pods share (checked).
+    let mut class_pdbs: Vec<Option<Vec<u32>>> = vec![None; world.classes.len()];
     for (n, u, previously) in candidates {
         let node = &world.nodes[n as usize];
         let mut moving = node.counts.clone();
@@ -199,10 +203,17 @@ pub fn scale_down(
         let mut block = None;
         for &p in &node.pods {
             let pod = &snapshot.pods[p as usize];
-            let matched = drain::matching_pdbs(pod, &snapshot.pdbs);
+            let c = world.pod_class[p as usize];
+            let class = &world.classes[c as usize];
+            let matched = if class.labels == &pod.metadata.labels {
+                class_pdbs[c as usize]
+                    .get_or_insert_with(|| drain::matching_pdbs(pod, &snapshot.pdbs))
+                    .clone()
+            } else {
+                drain::matching_pdbs(pod, &snapshot.pdbs)
+            };
             match drain::drainability(pod, &matched, &pdb_left, options) {
                 Drain::Stays => {
-                    let c = world.pod_class[p as usize];
                     if let Some(m) = moving.iter_mut().find(|(k, _)| *k == c) {
                         m.1 -= 1;
                     }
@@ -250,6 +261,8 @@ pub fn scale_down(
     let mut removed_in_group = vec![0u32; world.groups.len()];
     let (mut empties, mut drains) = (0u32, 0u32);
     let mut hint = 0usize;
+    // Destinations of the pods of nodes removed in this plan: they must stay.
+    let mut receiving = vec![false; world.nodes.len()];
 
     for plan in plans {
         let n = plan.node;
@@ -357,6 +370,11 @@ pub fn scale_down(
                 .push(with_times(Reason::NodeGroupMinSizeReached));
             continue;
         }
+        if receiving[n as usize] {
+            out.unremovable
+                .push(with_times(Reason::DestinationOfAnotherRemoval));
+            continue;
+        }
         if cores - cap.cpu < min_cores || memory - cap.memory < min_memory {
             out.unremovable
                 .push(with_times(Reason::MinimalResourceLimitExceeded));
@@ -380,6 +398,9 @@ pub fn scale_down(
             drains += 1;
         }
         removed_in_group[g] += 1;
+        for &(_, d, _) in &moves {
+            receiving[d as usize] = true;
+        }
         cores -= cap.cpu;
         memory -= cap.memory;
         out.removals.push(Removal {

@@ -82,11 +82,15 @@ struct Totals {
     memory: i64,
 }
 
+/// An estimate and what it depended on: the classes it placed pods of (a class it could not
+/// place at all does not change it by shrinking) and the node limit, if it bound.
 struct Cached {
     estimate: Estimate,
     limit: u32,
-    considered: Vec<u32>,
+    placed: Vec<u32>,
     at: u32,
+    /// It placed constrained classes, whose room depends on what every round planned.
+    topology: bool,
 }
 
 pub struct ScaleUp {
@@ -124,6 +128,8 @@ pub fn scale_up(
     let mut increases: Vec<Increase> = Vec::new();
     let mut blocked = vec![None; groups];
     let ctx_nodes = world.nodes.len();
+    // Later rounds must count the pods earlier rounds planned, for spread and anti-affinity.
+    let constrained = world.classes.iter().any(|c| c.constrained);
     // Pending classes in binpacking order, per distinct template size (the order only depends on
     // the template's allocatable, and groups mostly share a few instance types).
     let mut orders: FxHashMap<Resources, Vec<u32>> = FxHashMap::default();
@@ -141,7 +147,8 @@ pub fn scale_up(
                 continue;
             }
             if let Some(c) = &cache[g as usize]
-                && c.considered.iter().all(|&k| changed_at[k as usize] < c.at)
+                && !c.topology
+                && c.placed.iter().all(|&k| changed_at[k as usize] < c.at)
                 && limit >= c.estimate.nodes
                 && (c.estimate.nodes < c.limit || limit == c.limit)
             {
@@ -187,9 +194,10 @@ pub fn scale_up(
                 candidates.push((g, e.clone()));
             }
             cache[g as usize] = Some(Cached {
+                topology: alone.is_some(),
+                placed: e.helped.iter().map(|(c, _)| *c).collect(),
                 estimate: e,
                 limit,
-                considered: considered.iter().map(|(c, _)| *c).collect(),
                 at: round,
             });
         }
@@ -246,6 +254,10 @@ pub fn scale_up(
                 Some(inc) => {
                     inc.delta += delta;
                     inc.helped.extend(helped);
+                    if i == 0 {
+                        // Chosen in its own right at least once.
+                        inc.balanced_with = None;
+                    }
                 }
                 None => increases.push(Increase {
                     group: g,
@@ -258,6 +270,9 @@ pub fn scale_up(
         for &(c, n) in &est.helped {
             remaining[c as usize] -= n.min(remaining[c as usize]);
             changed_at[c as usize] = round;
+        }
+        if constrained {
+            world.add_planned(chosen, round, &est.helped);
         }
         if options.one_group_per_loop {
             break;

@@ -52,13 +52,15 @@ pub fn s4(seed: u64) -> Snapshot {
     parse(&s4_json(seed))
 }
 
-/// A smaller S2/S3-like cluster for property tests.
+/// A smaller S2/S3-like cluster for property tests; running pods request `fill_percent` of
+/// each node's cpu.
 pub fn small(
     seed: u64,
     nodes_per_group: u32,
     groups: u32,
     pending: u32,
     controllers: u32,
+    fill_percent: u32,
 ) -> Snapshot {
     parse(&cluster_json(
         &Shape {
@@ -67,6 +69,7 @@ pub fn small(
             pending,
             controllers,
             running_controllers_per_group: 3,
+            fill_percent,
         },
         seed,
     ))
@@ -82,6 +85,7 @@ struct Shape {
     pending: u32,
     controllers: u32,
     running_controllers_per_group: u32,
+    fill_percent: u32,
 }
 
 impl Shape {
@@ -91,6 +95,7 @@ impl Shape {
         pending: 10_000,
         controllers: 500,
         running_controllers_per_group: 10,
+        fill_percent: 85,
     };
     const S3: Shape = Shape {
         nodes_per_group: 25,
@@ -98,6 +103,7 @@ impl Shape {
         pending: 100_000,
         controllers: 2_000,
         running_controllers_per_group: 10,
+        fill_percent: 85,
     };
 }
 
@@ -296,8 +302,8 @@ fn cluster_json(shape: &Shape, seed: u64) -> String {
     };
     // Running pods: a DaemonSet pod plus 29 pods of the group's controllers, ~85 % requested.
     for (g, spec) in groups.iter().enumerate() {
-        let per_pod_cpu = spec.alloc_millicores() * 85 / 100 / 29;
-        let per_pod_mem = spec.alloc_mib() * 80 / 100 / 29;
+        let per_pod_cpu = spec.alloc_millicores() * shape.fill_percent / 100 / 29;
+        let per_pod_mem = spec.alloc_mib() * shape.fill_percent.saturating_sub(5) / 100 / 29;
         for j in 0..shape.nodes_per_group {
             let node = format!("node-{g:03}-{j:03}");
             sep(&mut out);
@@ -349,7 +355,7 @@ fn cluster_json(shape: &Shape, seed: u64) -> String {
         }
     }
     // Pending pods.
-    let per_controller = shape.pending / shape.controllers;
+    let per_controller = shape.pending / shape.controllers.max(1);
     for k in 0..shape.controllers {
         let cpu_m = [100, 250, 500, 500, 1000, 1000, 2000, 4000][rng.random_range(0..8)];
         let mem_mi = cpu_m * [1, 2, 4][rng.random_range(0..3)] * 1024 / 1000 + 64;
@@ -578,13 +584,17 @@ fn s4_json(seed: u64) -> String {
             }
         }
     }
-    // PDBs on a third of the controllers, most with little budget left.
+    // PDBs on a third of the controllers; two are exhausted, the others allow 5 to 200.
     out.push_str(r#"],"pdbs":["#);
     for c in (0..CONTROLLERS).step_by(3) {
         if c > 0 {
             out.push(',');
         }
-        let allowed = [0, 1, 1, 2, 3, 5][rng.random_range(0..6)];
+        let allowed = if c % 150 == 0 {
+            0
+        } else {
+            [5, 20, 50, 100, 200][rng.random_range(0..5)]
+        };
         write!(
             out,
             r#"{{"metadata":{{"name":"svc-{c:03}","namespace":"prod"}},"spec":{{"selector":{{"matchLabels":{{"app":"svc-{c:03}"}}}},"maxUnavailable":1}},"status":{{"disruptionsAllowed":{allowed}}}}}"#
