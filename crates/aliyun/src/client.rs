@@ -457,6 +457,49 @@ where
     }
 }
 
+/// A listing request paged by `PageNumber`/`PageSize`.
+pub trait PagedRequest: Clone {
+    /// The page size the caller asked for, if any.
+    fn page_size(&self) -> Option<u32>;
+    /// This request, for page `number` of `size` items.
+    fn page(&self, number: u32, size: u32) -> Self;
+}
+
+/// Implements [`PagedRequest`] for request structs with `page_number` and `page_size` fields.
+macro_rules! paged_request {
+    ($($request:ty),+ $(,)?) => {$(
+        impl $crate::client::PagedRequest for $request {
+            fn page_size(&self) -> Option<u32> {
+                self.page_size
+            }
+            fn page(&self, number: u32, size: u32) -> Self {
+                Self {
+                    page_number: Some(number),
+                    page_size: Some(size),
+                    ..self.clone()
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use paged_request;
+
+/// Collects every page of `request`, in pages of the size it asks for or else `max_page_size`.
+/// `fetch(page)` returns the page's items and the service's total count.
+pub async fn paginate_request<R, T, F, Fut>(
+    request: &R,
+    max_page_size: u32,
+    mut fetch: F,
+) -> Result<Vec<T>>
+where
+    R: PagedRequest,
+    F: FnMut(R) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, u64)>>,
+{
+    let size = request.page_size().unwrap_or(max_page_size);
+    paginate_pages(size, |number| fetch(request.page(number, size))).await
+}
+
 /// Collects every page of a `NextToken` listing. `fetch(token)` gets `None` for the first page
 /// and returns the items with the next token (absent or empty on the last page).
 pub async fn paginate_tokens<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>

@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, paginate_pages, token_or_fresh};
+use crate::client::{Client, paged_request, paginate_request, token_or_fresh};
 use crate::endpoint::Product;
 use crate::error::Result;
 use crate::params::Params;
@@ -500,17 +500,9 @@ impl Cs<'_> {
         &self,
         request: &DescribeClustersRequest,
     ) -> Result<Vec<Cluster>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeClustersRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_clusters(&page).await?;
-                Ok((response.clusters, response.page_info.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_clusters(&page).await?;
+            Ok((response.clusters, response.page_info.total_count))
         })
         .await
     }
@@ -695,17 +687,9 @@ impl Cs<'_> {
         cluster_id: &str,
         request: &DescribeClusterNodesRequest,
     ) -> Result<Vec<Node>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeClusterNodesRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_cluster_nodes(cluster_id, &page).await?;
-                Ok((response.nodes, response.page.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_cluster_nodes(cluster_id, &page).await?;
+            Ok((response.nodes, response.page.total_count))
         })
         .await
     }
@@ -757,6 +741,8 @@ impl Cs<'_> {
         .await
     }
 }
+
+paged_request!(DescribeClustersRequest, DescribeClusterNodesRequest);
 
 #[cfg(test)]
 mod tests {

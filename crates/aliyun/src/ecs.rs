@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::client::{Ack, Client, paginate_pages, paginate_tokens, token_or_fresh};
+use crate::client::{
+    Ack, Client, paged_request, paginate_request, paginate_tokens, token_or_fresh,
+};
 use crate::endpoint::Product;
 use crate::error::Result;
 use crate::params::Params;
@@ -97,17 +99,9 @@ impl Ecs<'_> {
         &self,
         request: &DescribeInstancesRequest,
     ) -> Result<Vec<Instance>> {
-        let page_size = request.page_size.unwrap_or(INSTANCES_MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeInstancesRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_instances(&page).await?;
-                Ok((response.instances, response.total_count))
-            }
+        paginate_request(request, INSTANCES_MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_instances(&page).await?;
+            Ok((response.instances, response.total_count))
         })
         .await
     }
@@ -486,6 +480,8 @@ pub struct Price {
     pub trade_price: f64,
     pub currency: String,
 }
+
+paged_request!(DescribeInstancesRequest);
 
 #[cfg(test)]
 mod tests {

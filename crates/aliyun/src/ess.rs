@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{Ack, Client, paginate_pages, token_or_fresh};
+use crate::client::{Ack, Client, paged_request, paginate_request, token_or_fresh};
 use crate::ecs::Tag;
 use crate::endpoint::Product;
 use crate::error::Result;
@@ -107,17 +107,9 @@ impl Ess<'_> {
         &self,
         request: &DescribeScalingGroupsRequest,
     ) -> Result<Vec<ScalingGroup>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeScalingGroupsRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_scaling_groups(&page).await?;
-                Ok((response.scaling_groups, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_scaling_groups(&page).await?;
+            Ok((response.scaling_groups, response.total_count))
         })
         .await
     }
@@ -139,17 +131,9 @@ impl Ess<'_> {
         &self,
         request: &DescribeScalingConfigurationsRequest,
     ) -> Result<Vec<ScalingConfiguration>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeScalingConfigurationsRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_scaling_configurations(&page).await?;
-                Ok((response.scaling_configurations, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_scaling_configurations(&page).await?;
+            Ok((response.scaling_configurations, response.total_count))
         })
         .await
     }
@@ -168,17 +152,9 @@ impl Ess<'_> {
         &self,
         request: &DescribeScalingInstancesRequest,
     ) -> Result<Vec<ScalingInstance>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeScalingInstancesRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_scaling_instances(&page).await?;
-                Ok((response.scaling_instances, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_scaling_instances(&page).await?;
+            Ok((response.scaling_instances, response.total_count))
         })
         .await
     }
@@ -521,6 +497,12 @@ pub struct ScalingActivityResponse {
     pub request_id: String,
     pub scaling_activity_id: String,
 }
+
+paged_request!(
+    DescribeScalingGroupsRequest,
+    DescribeScalingConfigurationsRequest,
+    DescribeScalingInstancesRequest
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,9 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::client::{Ack, Client, paginate_pages, paginate_tokens, token_or_fresh};
+use crate::client::{
+    Ack, Client, paged_request, paginate_request, paginate_tokens, token_or_fresh,
+};
 use crate::ecs::{Tag, wrapped};
 use crate::endpoint::Product;
 use crate::error::Result;
@@ -136,17 +138,9 @@ impl Slb<'_> {
         &self,
         request: &DescribeLoadBalancersRequest,
     ) -> Result<Vec<LoadBalancer>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeLoadBalancersRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_load_balancers(&page).await?;
-                Ok((response.load_balancers, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_load_balancers(&page).await?;
+            Ok((response.load_balancers, response.total_count))
         })
         .await
     }
@@ -821,6 +815,8 @@ pub struct TagSet {
     pub tag_value: String,
     pub instance_count: u32,
 }
+
+paged_request!(DescribeLoadBalancersRequest);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,9 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{Ack, Client, paginate_pages, paginate_tokens, token_or_fresh};
+use crate::client::{
+    Ack, Client, paged_request, paginate_request, paginate_tokens, token_or_fresh,
+};
 use crate::ecs::{Tag, wrapped};
 use crate::endpoint::Product;
 use crate::error::Result;
@@ -94,17 +96,9 @@ impl Vpc<'_> {
 
     /// Every VPC matching `request`.
     pub async fn describe_all_vpcs(&self, request: &DescribeVpcsRequest) -> Result<Vec<VpcInfo>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeVpcsRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_vpcs(&page).await?;
-                Ok((response.vpcs, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_vpcs(&page).await?;
+            Ok((response.vpcs, response.total_count))
         })
         .await
     }
@@ -159,17 +153,9 @@ impl Vpc<'_> {
         &self,
         request: &DescribeVSwitchesRequest,
     ) -> Result<Vec<VSwitch>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeVSwitchesRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_vswitches(&page).await?;
-                Ok((response.vswitches, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_vswitches(&page).await?;
+            Ok((response.vswitches, response.total_count))
         })
         .await
     }
@@ -300,17 +286,9 @@ impl Vpc<'_> {
         &self,
         request: &DescribeSecurityGroupsRequest,
     ) -> Result<Vec<SecurityGroup>> {
-        let page_size = request.page_size.unwrap_or(MAX_PAGE_SIZE);
-        paginate_pages(page_size, |page_number| {
-            let page = DescribeSecurityGroupsRequest {
-                page_number: Some(page_number),
-                page_size: Some(page_size),
-                ..request.clone()
-            };
-            async move {
-                let response = self.describe_security_groups(&page).await?;
-                Ok((response.security_groups, response.total_count))
-            }
+        paginate_request(request, MAX_PAGE_SIZE, |page| async move {
+            let response = self.describe_security_groups(&page).await?;
+            Ok((response.security_groups, response.total_count))
         })
         .await
     }
@@ -701,6 +679,12 @@ pub struct Permission {
     pub priority: String,
     pub description: String,
 }
+
+paged_request!(
+    DescribeVpcsRequest,
+    DescribeVSwitchesRequest,
+    DescribeSecurityGroupsRequest
+);
 
 #[cfg(test)]
 mod tests {
