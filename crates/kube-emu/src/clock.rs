@@ -1,14 +1,18 @@
-//! The API server's sense of time, injected so tests control creation timestamps and ages.
+//! The sense of time of the emulators, injected so tests control it: creation timestamps and
+//! ages here, and instance and cluster states in aliyun-emu, which uses this same clock so it
+//! can hand its clock to every cluster it creates. Nothing runs in the background; state is a
+//! function of the time read from this clock.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch (the same shape as aliyun-emu's clock, so the emulator
-/// can hand its clock to every cluster it creates).
+/// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time in milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
 }
 
+/// A shared clock, so a test can keep a handle on the clock it gave an emulator.
 impl<C: Clock> Clock for std::sync::Arc<C> {
     fn now_ms(&self) -> i64 {
         (**self).now_ms()
@@ -33,10 +37,12 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock standing at `start_ms`.
     pub fn new(start_ms: i64) -> Self {
         Self(AtomicI64::new(start_ms))
     }
 
+    /// Moves the clock forward.
     pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
