@@ -475,16 +475,17 @@ impl World {
         {
             return Err(ApiError::no_stock(&spec.zone_id, &spec.instance_type));
         }
+        let mut template = spec.clone();
+        if template.vpc_id.is_empty() {
+            template.vpc_id = self
+                .network
+                .placement(region, &template.vswitch_id)
+                .map_or_else(|_| default_vpc_id(region), |p| p.vpc_id);
+        }
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             let id = new_id("i", region);
-            let mut spec = spec.clone();
-            if spec.vpc_id.is_empty() {
-                spec.vpc_id = self
-                    .network
-                    .placement(region, &spec.vswitch_id)
-                    .map_or_else(|_| default_vpc_id(region), |p| p.vpc_id);
-            }
+            let mut spec = template.clone();
             if spec.name.is_empty() {
                 spec.name = id.clone();
             }
