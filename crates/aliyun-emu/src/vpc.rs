@@ -314,10 +314,15 @@ fn malformed(param: &str, why: impl fmt::Display) -> ApiError {
 // The network model, default VPCs included
 // ------------------------------------------------------------------------------------------------
 
+/// The id of the implicit default VPC of `region`, where instances without a known vSwitch live.
+pub fn default_vpc_id(region: &Region) -> String {
+    format!("vpc-{}-default", region.id)
+}
+
 /// The implicit default VPC of `region`.
 pub fn default_vpc(region: &Region) -> Vpc {
     Vpc {
-        id: format!("vpc-{}-default", region.id),
+        id: default_vpc_id(region),
         region_id: region.id.to_owned(),
         cidr: DEFAULT_VPC_CIDR.to_owned(),
         name: "default".to_owned(),
@@ -337,7 +342,7 @@ pub fn default_vswitches(region: &Region) -> Vec<VSwitch> {
         .enumerate()
         .map(|(n, zone)| VSwitch {
             id: format!("vsw-{zone}"),
-            vpc_id: format!("vpc-{}-default", region.id),
+            vpc_id: default_vpc_id(region),
             region_id: region.id.to_owned(),
             cidr: format!("172.{}.{}.0/20", 16 + (n * 16) / 256, (n * 16) % 256),
             name: format!("default-{zone}"),

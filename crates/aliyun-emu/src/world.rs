@@ -331,11 +331,6 @@ pub fn new_id(prefix: &str, region: &Region) -> String {
     format!("{prefix}-{}{tail}", region.id_prefix)
 }
 
-/// The id of a region's default VPC, where instances without a known vSwitch live.
-pub fn default_vpc_id(region: &Region) -> String {
-    format!("vpc-{}-default", region.id)
-}
-
 /// Formats milliseconds as Alibaba's minute-precision UTC time (`2024-01-01T12:00Z`).
 pub fn format_minutes(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -480,7 +475,7 @@ impl World {
             template.vpc_id = self
                 .network
                 .placement(region, &template.vswitch_id)
-                .map_or_else(|_| default_vpc_id(region), |p| p.vpc_id);
+                .map_or_else(|_| crate::vpc::default_vpc_id(region), |p| p.vpc_id);
         }
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
