@@ -1306,11 +1306,11 @@ fn placement(world: &World, p: &Params, region: &Region) -> ApiResult<(String, S
     let vswitch = match p.get("VSwitchId") {
         Some(v) => v.to_owned(),
         // Without a vSwitch, the zone's default one (every region has a default VPC).
-        None => format!(
-            "vsw-{}",
-            zone.map(str::to_owned)
+        None => crate::vpc::default_vswitch_id(
+            &zone
+                .map(str::to_owned)
                 .or_else(|| region.zones().next())
-                .unwrap_or_default()
+                .unwrap_or_default(),
         ),
     };
     let placed = world.network.placement(region, &vswitch)?;

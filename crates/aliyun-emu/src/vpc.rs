@@ -335,13 +335,18 @@ pub fn default_vpc(region: &Region) -> Vpc {
     }
 }
 
+/// The id of the implicit default vSwitch of `zone`.
+pub fn default_vswitch_id(zone: &str) -> String {
+    format!("vsw-{zone}")
+}
+
 /// The implicit default vSwitches of `region`: zone `n` gets `172.16.(16n).0/20`.
 pub fn default_vswitches(region: &Region) -> Vec<VSwitch> {
     region
         .zones()
         .enumerate()
         .map(|(n, zone)| VSwitch {
-            id: format!("vsw-{zone}"),
+            id: default_vswitch_id(&zone),
             vpc_id: default_vpc_id(region),
             region_id: region.id.to_owned(),
             cidr: format!("172.{}.{}.0/20", 16 + (n * 16) / 256, (n * 16) % 256),

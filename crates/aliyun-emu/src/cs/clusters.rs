@@ -3,6 +3,7 @@
 
 use super::request::*;
 use super::*;
+use crate::vpc::default_vswitch_id;
 
 pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult<Value> {
     let body: CreateClusterBody = parse_body(call.body)?;
@@ -72,9 +73,13 @@ pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult
     let vswitch_ids = if body.vswitch_ids.is_empty() {
         let zones: Vec<String> = body.zone_id.iter().chain(&body.zone_ids).cloned().collect();
         if zones.is_empty() {
-            region.zones().take(1).map(|z| format!("vsw-{z}")).collect()
+            region
+                .zones()
+                .take(1)
+                .map(|z| default_vswitch_id(&z))
+                .collect()
         } else {
-            zones.iter().map(|z| format!("vsw-{z}")).collect()
+            zones.iter().map(|z| default_vswitch_id(z)).collect()
         }
     } else {
         body.vswitch_ids.clone()
