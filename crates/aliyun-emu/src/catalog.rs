@@ -5,6 +5,8 @@
 //! planner learns here about a type holds on Alibaba Cloud. Prices are list prices in CNY per
 //! hour, rounded; spot prices are a fixed fraction of them.
 
+use crate::error::{ApiError, ApiResult};
+
 /// A region and its zones.
 #[derive(Debug, Clone, Copy)]
 pub struct Region {
@@ -82,6 +84,26 @@ pub const REGIONS: &[Region] = &[
 /// A region by id.
 pub fn region(id: &str) -> Option<&'static Region> {
     REGIONS.iter().find(|r| r.id == id)
+}
+
+/// The region `id`, given in parameter `param`; `InvalidRegionId.NotFound` when there is none.
+pub fn known_region(param: &str, id: &str) -> ApiResult<&'static Region> {
+    region(id).ok_or_else(|| {
+        ApiError::not_found("InvalidRegionId.NotFound", format_args!("{param} {id}"))
+    })
+}
+
+/// Checks that `zone`, given in parameter `param`, is a zone of `region`
+/// (`InvalidZoneId.NotFound` otherwise).
+pub fn check_zone(region: &Region, param: &str, zone: &str) -> ApiResult<()> {
+    if region.zones().any(|z| z == zone) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "InvalidZoneId.NotFound",
+            format_args!("{param} {zone} in {}", region.id),
+        ))
+    }
 }
 
 /// The region a zone id belongs to (`cn-hangzhou-k` → `cn-hangzhou`).

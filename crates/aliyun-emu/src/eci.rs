@@ -45,9 +45,9 @@
 
 use crate::call::Call;
 use crate::catalog::{self, Region};
-use crate::ecs::region_param;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
+use crate::params::region_param;
 use crate::reply::Reply;
 use crate::world::{InstanceTiming, World, format_seconds, new_id};
 use serde::{Deserialize, Serialize};
@@ -1295,13 +1295,8 @@ fn group_param<'w>(world: &'w World, p: &Params) -> ApiResult<&'w ContainerGroup
 /// The zone, vSwitch and VPC a new group goes to.
 fn placement(world: &World, p: &Params, region: &Region) -> ApiResult<(String, String, String)> {
     let zone = p.get("ZoneId");
-    if let Some(zone) = zone
-        && !region.zones().any(|z| z == zone)
-    {
-        return Err(ApiError::not_found(
-            "InvalidZoneId.NotFound",
-            format_args!("ZoneId {zone} in {}", region.id),
-        ));
+    if let Some(zone) = zone {
+        catalog::check_zone(region, "ZoneId", zone)?;
     }
     let vswitch = match p.get("VSwitchId") {
         Some(v) => v.to_owned(),

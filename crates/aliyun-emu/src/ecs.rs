@@ -5,7 +5,7 @@
 
 use crate::catalog::{self, InstanceType, Region};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Params, paginate};
+use crate::params::{Params, paginate, region_param};
 use crate::reply::Reply;
 use crate::world::{Instance, LaunchSpec, World, format_minutes};
 use serde::Serialize;
@@ -32,23 +32,11 @@ pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiRes
     Some(value.map(Reply::from))
 }
 
-/// The region named by the required `RegionId`.
-pub fn region_param(params: &Params) -> ApiResult<&'static Region> {
-    let id = params.required("RegionId")?;
-    catalog::region(id).ok_or_else(|| {
-        ApiError::not_found("InvalidRegionId.NotFound", format_args!("RegionId {id}"))
-    })
-}
-
 fn zone_param(params: &Params, region: &Region) -> ApiResult<Option<String>> {
-    match params.get("ZoneId") {
-        None => Ok(None),
-        Some(zone) if region.zones().any(|z| z == zone) => Ok(Some(zone.to_owned())),
-        Some(zone) => Err(ApiError::not_found(
-            "InvalidZoneId.NotFound",
-            format_args!("ZoneId {zone} in {}", region.id),
-        )),
-    }
+    params
+        .get("ZoneId")
+        .map(|zone| catalog::check_zone(region, "ZoneId", zone).map(|()| zone.to_owned()))
+        .transpose()
 }
 
 fn instance_type_param(params: &Params) -> ApiResult<&'static InstanceType> {

@@ -9,8 +9,8 @@
 //! One implementation serves both; [`Shape`] only renames list parameters and wraps arrays.
 
 use crate::catalog::{self, Region};
-use crate::ecs::region_param;
 use crate::error::{ApiError, ApiResult};
+use crate::params::region_param;
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
 use crate::world::{

@@ -4,9 +4,15 @@
 //! JSON-array string. Every getter names the parameter in its error, so a caller always learns
 //! which input to fix.
 
+use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+
+/// The region named by the required `RegionId`.
+pub fn region_param(params: &Params) -> ApiResult<&'static Region> {
+    catalog::known_region("RegionId", params.required("RegionId")?)
+}
 
 /// The decoded parameters of one request (query plus form body), first value wins.
 #[derive(Debug, Default, Clone)]

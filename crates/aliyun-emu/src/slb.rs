@@ -15,6 +15,7 @@
 use crate::call::Call;
 use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
+use crate::params::region_param;
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
 use crate::vpc::Cidr;
@@ -223,13 +224,6 @@ pub fn handle(action: &str, world: &mut World, call: &Call<'_>) -> Option<ApiRes
 // Parameters
 // ------------------------------------------------------------------------------------------------
 
-fn region_param(params: &Params) -> ApiResult<&'static Region> {
-    let id = params.required("RegionId")?;
-    catalog::region(id).ok_or_else(|| {
-        ApiError::not_found("InvalidRegionId.NotFound", format_args!("RegionId {id}"))
-    })
-}
-
 /// A port parameter, 1..=65535.
 fn port_param(params: &Params, name: &str) -> ApiResult<Option<u16>> {
     params
@@ -388,14 +382,9 @@ fn create_load_balancer(world: &mut World, call: &Call<'_>) -> ApiResult<Value> 
         }
     };
     let zone_param = |name: &str| -> ApiResult<Option<String>> {
-        match p.get(name) {
-            None => Ok(None),
-            Some(z) if region.zones().any(|x| x == z) => Ok(Some(z.to_owned())),
-            Some(z) => Err(ApiError::not_found(
-                "InvalidZoneId.NotFound",
-                format_args!("{name} {z} in {}", region.id),
-            )),
-        }
+        p.get(name)
+            .map(|z| catalog::check_zone(region, name, z).map(|()| z.to_owned()))
+            .transpose()
     };
     let master_zone = zone_param("MasterZoneId")?;
     let slave_zone = zone_param("SlaveZoneId")?;

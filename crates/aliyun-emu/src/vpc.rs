@@ -15,6 +15,7 @@
 use crate::call::Call;
 use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
+use crate::params::region_param;
 use crate::params::{Params, paginate};
 use crate::reply::Reply;
 use crate::world::{World, format_seconds, new_id};
@@ -490,14 +491,6 @@ pub fn handle_ecs(action: &str, world: &mut World, call: &Call<'_>) -> Option<Ap
     Some(value.map(Reply::from))
 }
 
-/// The region named by the required `RegionId`.
-fn region_param(params: &Params) -> ApiResult<&'static Region> {
-    let id = params.required("RegionId")?;
-    catalog::region(id).ok_or_else(|| {
-        ApiError::not_found("InvalidRegionId.NotFound", format_args!("RegionId {id}"))
-    })
-}
-
 /// Names and descriptions: at most `max` characters, and not a URL (the API's own rule).
 fn text_param(params: &Params, name: &str, max: usize) -> ApiResult<String> {
     let value = params.get(name).unwrap_or_default();
@@ -709,12 +702,7 @@ fn create_vswitch(world: &mut World, call: &Call<'_>) -> ApiResult<Value> {
     let p = call.params;
     let region = region_param(p)?;
     let zone = p.required("ZoneId")?;
-    if !region.zones().any(|z| z == zone) {
-        return Err(ApiError::not_found(
-            "InvalidZoneId.NotFound",
-            format_args!("ZoneId {zone} in {}", region.id),
-        ));
-    }
+    catalog::check_zone(region, "ZoneId", zone)?;
     let vpc = world.network.vpc(region, p.required("VpcId")?)?;
     let cidr = Cidr::parse(p.required("CidrBlock")?).map_err(|e| malformed("CidrBlock", e))?;
     if !(16..=29).contains(&cidr.len) {

@@ -458,12 +458,7 @@ impl World {
         settings: &Settings,
         now_ms: i64,
     ) -> ApiResult<Vec<String>> {
-        let region = catalog::region(&spec.region_id).ok_or_else(|| {
-            ApiError::not_found(
-                "InvalidRegionId.NotFound",
-                format_args!("region {}", spec.region_id),
-            )
-        })?;
+        let region = catalog::known_region("region", &spec.region_id)?;
         if self
             .stock_left(settings, &spec.zone_id, &spec.instance_type)
             .is_some_and(|left| left < count)

@@ -13,12 +13,7 @@ pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult
         .region_id
         .as_deref()
         .ok_or_else(|| ApiError::missing("region_id"))?;
-    let region = catalog::region(region_id).ok_or_else(|| {
-        ApiError::not_found(
-            "InvalidRegionId.NotFound",
-            format_args!("region {region_id}"),
-        )
-    })?;
+    let region = catalog::known_region("region", region_id)?;
     let cluster_type = match body.cluster_type.as_deref().unwrap_or("ManagedKubernetes") {
         "ManagedKubernetes" => ClusterType::ManagedKubernetes,
         "Kubernetes" => ClusterType::Kubernetes,
@@ -324,9 +319,7 @@ pub(super) fn describe_clusters(world: &World, call: &RoaCall<'_>) -> ApiResult<
 pub(super) fn describe_versions(call: &RoaCall<'_>) -> ApiResult<Value> {
     let q = call.query;
     let region = q.required("Region")?;
-    catalog::region(region).ok_or_else(|| {
-        ApiError::not_found("InvalidRegionId.NotFound", format_args!("region {region}"))
-    })?;
+    catalog::known_region("region", region)?;
     let cluster_type = q.required("ClusterType")?;
     if !["ManagedKubernetes", "Kubernetes"].contains(&cluster_type) {
         return Err(invalid(
