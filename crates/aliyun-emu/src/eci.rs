@@ -46,8 +46,7 @@
 use crate::call::Call;
 use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
-use crate::params::Params;
-use crate::params::region_param;
+use crate::params::{Params, region_param};
 use crate::reply::Reply;
 use crate::world::{InstanceTiming, World, format_seconds, new_id};
 use serde::{Deserialize, Serialize};

@@ -10,8 +10,7 @@
 
 use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
-use crate::params::region_param;
-use crate::params::{Params, paginate};
+use crate::params::{Params, paginate, region_param};
 use crate::reply::Reply;
 use crate::world::{
     CreationType, GroupState, InstanceStatus, ScalingConfiguration, ScalingGroup, ScalingRule,

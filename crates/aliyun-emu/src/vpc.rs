@@ -15,8 +15,7 @@
 use crate::call::Call;
 use crate::catalog::{self, Region};
 use crate::error::{ApiError, ApiResult};
-use crate::params::region_param;
-use crate::params::{Params, paginate};
+use crate::params::{Params, paginate, region_param};
 use crate::reply::Reply;
 use crate::world::{World, format_seconds, new_id};
 use serde::{Deserialize, Serialize};
