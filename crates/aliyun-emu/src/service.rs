@@ -77,7 +77,7 @@ impl Service {
             .unwrap_or("127.0.0.1")
             .to_owned();
         let started = std::time::Instant::now();
-        let outcome = self.process(method, uri, headers, body);
+        let outcome = self.process(method, uri, headers, body, &host);
         let response = match outcome.result {
             Ok(reply) => json_response(
                 StatusCode::OK,
@@ -93,7 +93,14 @@ impl Service {
         response
     }
 
-    fn process(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Outcome {
+    fn process(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+        host: &str,
+    ) -> Outcome {
         let header_pairs: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| {
@@ -140,7 +147,7 @@ impl Service {
             },
             params: &params,
         };
-        let result = self.authenticated(&incoming, action, version, route, &params, body);
+        let result = self.authenticated(&incoming, action, version, route, host);
         Outcome { result, product }
     }
 
@@ -150,30 +157,22 @@ impl Service {
         action: Option<String>,
         version: Option<String>,
         route: Option<cs::Route>,
-        params: &[(String, String)],
-        body: &Bytes,
+        host: &str,
     ) -> ApiResult<Reply> {
         let (key, _scheme) = self.auth.authenticate(incoming, wall_clock_ms())?;
         let action = action.ok_or_else(|| ApiError::missing("Action"))?;
         let version = version.ok_or_else(|| ApiError::missing("Version"))?;
-        let host = incoming
-            .request
-            .headers
-            .iter()
-            .find(|(k, _)| k == "host")
-            .map_or("127.0.0.1", |(_, v)| v.as_str())
-            .to_owned();
         let request = Request {
-            host,
+            host: host.to_owned(),
             body: if route.is_some() {
-                json_body(body)?
+                json_body(incoming.request.body)?
             } else {
                 serde_json::Value::Null
             },
             action,
             version,
             route,
-            params: Params::new(params.iter().cloned()),
+            params: Params::new(incoming.params.iter().cloned()),
         };
         if key.read_only && !is_read_only(&request.action) {
             return Err(ApiError::forbidden(
@@ -349,7 +348,7 @@ fn product_of(version: Option<&str>) -> &'static str {
 }
 
 /// A ROA body: empty means none; anything else must be JSON.
-fn json_body(body: &Bytes) -> ApiResult<serde_json::Value> {
+fn json_body(body: &[u8]) -> ApiResult<serde_json::Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Null);
     }
