@@ -3,6 +3,7 @@
 
 use super::request::*;
 use super::*;
+use crate::params::paginate;
 use crate::vpc::default_vswitch_id;
 
 pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult<Value> {
@@ -304,10 +305,8 @@ pub(super) fn describe_clusters(world: &World, call: &RoaCall<'_>) -> ApiResult<
             .then_with(|| a.id.cmp(&b.id))
     });
     let total = found.len();
-    let page: Vec<Value> = found
+    let page: Vec<Value> = paginate(found, page_number, page_size)
         .into_iter()
-        .skip((page_number - 1) * page_size)
-        .take(page_size)
         .map(|c| cluster_json(world, c, call.host))
         .collect();
     Ok(json!({
@@ -525,11 +524,7 @@ pub(super) fn describe_nodes(world: &World, call: &RoaCall<'_>) -> ApiResult<Val
         })
         .collect();
     let total = nodes.len();
-    let page: Vec<Value> = nodes
-        .into_iter()
-        .skip((page_number - 1) * page_size)
-        .take(page_size)
-        .collect();
+    let page = paginate(nodes, page_number, page_size);
     Ok(json!({
         "nodes": page,
         "page": {"page_number": page_number, "page_size": page_size, "total_count": total},
