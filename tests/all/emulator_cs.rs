@@ -34,6 +34,17 @@ fn pool(name: &str, desired: u32) -> NodePoolSpec {
     }
 }
 
+/// A ModifyClusterNodePool body that only sets the pool's desired size.
+fn resize_to(desired: u32) -> NodePoolSpec {
+    NodePoolSpec {
+        scaling_group: ScalingGroupSpec {
+            desired_size: Some(desired),
+            ..ScalingGroupSpec::default()
+        },
+        ..NodePoolSpec::default()
+    }
+}
+
 fn managed(name: &str, pools: Vec<NodePoolSpec>) -> CreateClusterRequest {
     CreateClusterRequest {
         name: name.into(),
@@ -80,6 +91,16 @@ async fn wait_until_gone(client: &Client, cluster_id: &str) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Deletes the cluster and waits until it is gone.
+async fn delete_and_wait(client: &Client, cluster_id: &str) {
+    client
+        .cs()
+        .delete_cluster(cluster_id, &DeleteClusterOptions::default())
+        .await
+        .unwrap();
+    wait_until_gone(client, cluster_id).await;
 }
 
 fn assert_no_orphans(emulator: &Emulator) {
@@ -185,12 +206,7 @@ async fn a_managed_cluster_runs_scales_serves_a_kubeconfig_and_deletes_cleanly()
     assert!(kubeconfig.config.contains("token: "));
     assert_eq!(detail.size, 4);
 
-    client
-        .cs()
-        .delete_cluster(&started.cluster_id, &DeleteClusterOptions::default())
-        .await
-        .unwrap();
-    wait_until_gone(&client, &started.cluster_id).await;
+    delete_and_wait(&client, &started.cluster_id).await;
     let world = emulator.snapshot();
     assert!(world.instances.is_empty(), "{:?}", world.instances.keys());
     assert!(world.groups.is_empty() && world.configurations.is_empty());
@@ -294,12 +310,7 @@ async fn a_dedicated_cluster_gets_three_masters_of_the_master_type() {
     assert!(masters.iter().all(|m| m.instance_type == "ecs.c7.xlarge"));
     assert_eq!(nodes.len(), 4);
 
-    client
-        .cs()
-        .delete_cluster(&started.cluster_id, &DeleteClusterOptions::default())
-        .await
-        .unwrap();
-    wait_until_gone(&client, &started.cluster_id).await;
+    delete_and_wait(&client, &started.cluster_id).await;
     assert!(emulator.snapshot().instances.is_empty());
     assert_no_orphans(&emulator);
 }
@@ -389,13 +400,7 @@ async fn node_pools_can_be_added_modified_trimmed_and_deleted() {
     let duplicate = cs.create_cluster_node_pool(cid, &spec).await.unwrap_err();
     assert_eq!(duplicate.code(), Some("ErrorNodePoolNameAlreadyExist"));
 
-    let resize = NodePoolSpec {
-        scaling_group: ScalingGroupSpec {
-            desired_size: Some(5),
-            ..ScalingGroupSpec::default()
-        },
-        ..NodePoolSpec::default()
-    };
+    let resize = resize_to(5);
     cs.modify_cluster_node_pool(cid, npid, &resize)
         .await
         .unwrap();
@@ -412,13 +417,7 @@ async fn node_pools_can_be_added_modified_trimmed_and_deleted() {
         .unwrap();
     assert_eq!(nodes.len(), 5, "paged through 2 at a time");
 
-    let too_big = NodePoolSpec {
-        scaling_group: ScalingGroupSpec {
-            desired_size: Some(11),
-            ..ScalingGroupSpec::default()
-        },
-        ..NodePoolSpec::default()
-    };
+    let too_big = resize_to(11);
     let e = cs
         .modify_cluster_node_pool(cid, npid, &too_big)
         .await
@@ -560,12 +559,7 @@ async fn without_stock_the_cluster_fails_with_the_reason_and_can_still_be_delete
     let error = task.error.expect("a failed task carries its error");
     assert!(error.message.contains("No stock"), "{}", error.message);
 
-    client
-        .cs()
-        .delete_cluster(&started.cluster_id, &DeleteClusterOptions::default())
-        .await
-        .unwrap();
-    wait_until_gone(&client, &started.cluster_id).await;
+    delete_and_wait(&client, &started.cluster_id).await;
     assert_no_orphans(&emulator);
     assert!(emulator.snapshot().groups.is_empty());
 }
@@ -610,13 +604,7 @@ async fn the_cluster_flow_converges_under_throttling_and_server_errors() {
         .unwrap()[0];
     // Resizing by desired size is idempotent, so a retry after a lost reply cannot overshoot
     // (ScaleClusterNodePool adds a count and has no idempotency token).
-    let resize = NodePoolSpec {
-        scaling_group: ScalingGroupSpec {
-            desired_size: Some(4),
-            ..ScalingGroupSpec::default()
-        },
-        ..NodePoolSpec::default()
-    };
+    let resize = resize_to(4);
     client
         .cs()
         .modify_cluster_node_pool(&started.cluster_id, &np.nodepool_info.nodepool_id, &resize)
@@ -667,11 +655,6 @@ async fn clusters_and_their_pools_survive_an_emulator_restart() {
         .unwrap();
     assert_eq!((detail.state.as_str(), detail.size), ("running", 2));
     assert_eq!(workers(&client, &started.cluster_id).await.len(), 2);
-    client
-        .cs()
-        .delete_cluster(&started.cluster_id, &DeleteClusterOptions::default())
-        .await
-        .unwrap();
-    wait_until_gone(&client, &started.cluster_id).await;
+    delete_and_wait(&client, &started.cluster_id).await;
     assert_no_orphans(&second);
 }
