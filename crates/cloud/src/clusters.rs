@@ -1,0 +1,1 @@
+//! ACK clusters and their node pools as the control plane drives them.

@@ -1,0 +1,1 @@
+//! Node groups (sets of identical nodes that scale together) as the autoscaler sees them.
