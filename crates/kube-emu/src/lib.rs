@@ -13,6 +13,7 @@ pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod machinery;
 pub mod patch;
 pub mod resources;
 pub mod selector;
@@ -22,6 +23,7 @@ pub mod table;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use http::{HttpState, router};
+pub use machinery::{Cluster, Machine, Timing};
 pub use patch::PatchType;
 pub use resources::{ResourceType, lookup};
 pub use store::{
