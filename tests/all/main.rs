@@ -6,5 +6,7 @@ mod emulator_cs;
 mod emulator_eci;
 mod emulator_faults;
 mod emulator_fuzz;
+mod emulator_kube;
 mod emulator_network;
+mod kubectl;
 mod support;

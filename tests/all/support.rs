@@ -18,6 +18,7 @@ pub fn config() -> Config {
         ],
         settings: Settings {
             timing: InstanceTiming::default(),
+            kube: kube_emu::Timing::instant(),
             ..Settings::default()
         },
         ..Config::default()

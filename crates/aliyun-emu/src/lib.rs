@@ -24,11 +24,14 @@ mod ecs;
 mod error;
 mod ess;
 mod faults;
+pub mod kube;
+mod listener;
 mod params;
 mod persist;
 mod reply;
 mod service;
 pub mod slb;
+mod tls;
 pub mod vpc;
 pub mod world;
 
@@ -44,6 +47,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// How often a served emulator runs its clusters' kubelets, scheduler and controllers.
+pub const KUBE_PASS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The access key the emulator accepts when none is configured.
 pub const DEFAULT_ACCESS_KEY_ID: &str = "ackctl-emulator";
@@ -142,31 +148,87 @@ impl Emulator {
         } else {
             config.access_keys
         };
+        let tls = tls::Identity::load_or_create(config.state_dir.as_deref()).map_err(|source| {
+            Error::State {
+                path: config.state_dir.clone().unwrap_or_default(),
+                source,
+            }
+        })?;
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         let service = service::Service {
             auth: auth::Authenticator::new(keys, config.max_skew_ms),
             faults: faults::Faults::new(config.faults),
+            kube: kube::KubeApis::new(clock.clone(), config.settings.kube.clone()),
             settings: config.settings,
-            clock: Box::new(clock),
+            clock,
             world: Mutex::new(world),
+            ticker: std::sync::Once::new(),
             state_file,
+            tls: Arc::new(tls),
         };
         Ok(Self {
             service: Arc::new(service),
         })
     }
 
-    /// The HTTP application: every path and method goes to the OpenAPI dispatcher, except
-    /// `GET /healthz`.
+    /// The HTTP application: `GET /healthz`, the clusters' Kubernetes APIs under `/kube/`, and
+    /// every other path and method to the OpenAPI dispatcher.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route("/kube/{*rest}", axum::routing::any(handle_kube))
             .fallback(handle)
             .with_state(self.service.clone())
     }
 
-    /// Serves on `listener` until the future is dropped or the listener fails.
+    /// Serves on `listener` until the future is dropped or the listener fails: the OpenAPI
+    /// over plain HTTP, and both it and the Kubernetes APIs over HTTPS on the same port.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).await
+        self.start_ticker();
+        let tls = tokio_rustls::TlsAcceptor::from(self.service.tls.server_config()?);
+        listener::serve(listener, self.router(), tls).await
+    }
+
+    /// The PEM certificate of the CA behind the emulator's HTTPS, which kubeconfigs carry.
+    pub fn ca_pem(&self) -> &str {
+        self.service.tls.ca_pem()
+    }
+
+    /// The Kubernetes API server of cluster `id`, once the cluster exists.
+    pub fn kube_api(&self, id: &str) -> Option<Arc<kube_emu::ApiServer>> {
+        self.service.sync_kube();
+        self.service.kube.api(id)
+    }
+
+    /// One pass of every cluster's kubelets, scheduler and controllers at the clock's time.
+    /// A served emulator runs one every [`KUBE_PASS_INTERVAL`]; tests on a manual clock call
+    /// this after moving the clock.
+    pub fn reconcile_kube(&self) {
+        self.service.reconcile_kube();
+    }
+
+    /// Starts the background passes (once per emulator); they end when the emulator is dropped.
+    fn start_ticker(&self) {
+        self.service.ticker.call_once(|| {
+            let service = Arc::downgrade(&self.service);
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(KUBE_PASS_INTERVAL);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    interval.tick().await;
+                    let Some(service) = service.upgrade() else {
+                        return;
+                    };
+                    // A pass over a large cluster is CPU work; keep it off the I/O threads.
+                    if tokio::task::spawn_blocking(move || service.reconcile_kube())
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!("a Kubernetes reconcile pass panicked");
+                    }
+                }
+            });
+        });
     }
 
     /// The file state persists to, when a state directory was given.
@@ -195,4 +257,15 @@ async fn handle(
     body: Bytes,
 ) -> axum::response::Response {
     service.respond(&method, &uri, &headers, &body)
+}
+
+async fn handle_kube(
+    State(service): State<Arc<service::Service>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    // A cluster created since the last pass gets its API now rather than up to a pass later.
+    if kube::cluster_id(request.uri().path()).is_some_and(|id| service.kube.api(id).is_none()) {
+        service.sync_kube();
+    }
+    service.kube.serve(request).await
 }

@@ -10,15 +10,18 @@ use crate::call::Call;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{Fault, Faults};
+use crate::kube::{ClusterApi, KubeApis};
 use crate::params::Params;
 use crate::persist::StateFile;
 use crate::reply::Reply;
+use crate::tls::Identity;
 use crate::world::{RememberedReply, Settings, World};
 use crate::{cs, eci, ecs, ess, slb, vpc};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use std::sync::Mutex;
+use kube_emu::Machine;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The shared state behind every request.
@@ -26,9 +29,15 @@ pub struct Service {
     pub(crate) auth: Authenticator,
     pub(crate) faults: Faults,
     pub(crate) settings: Settings,
-    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) world: Mutex<World>,
     pub(crate) state_file: Option<StateFile>,
+    /// The emulator's CA and certificates, for HTTPS.
+    pub(crate) tls: Arc<Identity>,
+    /// The clusters' Kubernetes sides.
+    pub(crate) kube: KubeApis,
+    /// Starts the background reconcile passes once.
+    pub(crate) ticker: std::sync::Once,
 }
 
 /// A request's outcome before it becomes HTTP.
@@ -62,6 +71,21 @@ fn is_read_only(action: &str) -> bool {
 }
 
 impl Service {
+    /// Gives every cluster that exists a Kubernetes side, drops those of deleted ones, and
+    /// returns each with its machines.
+    pub fn sync_kube(&self) -> Vec<(Arc<ClusterApi>, Vec<Machine>)> {
+        let world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        self.kube.sync(&world, &self.settings, self.clock.now_ms())
+    }
+
+    /// One pass of every cluster's kubelets, scheduler and controllers. The world is only
+    /// locked while the machines are read, so cloud calls are not held up by the pass.
+    pub fn reconcile_kube(&self) {
+        for (cluster, machines) in self.sync_kube() {
+            cluster.reconcile(&machines);
+        }
+    }
+
     /// Serves one HTTP request.
     pub fn respond(
         &self,
@@ -253,6 +277,7 @@ impl Service {
                     host: &request.host,
                     settings: &self.settings,
                     now_ms,
+                    ca_pem: self.tls.ca_pem(),
                 },
             );
         }

@@ -45,6 +45,8 @@ pub struct Settings {
     pub stock: Vec<StockLimit>,
     /// How long an ACK control plane takes to provision (and to tear down), in milliseconds.
     pub control_plane_ms: i64,
+    /// How fast the clusters' simulated kubelets join nodes and start pods.
+    pub kube: kube_emu::Timing,
 }
 
 /// ECS instance status, derived from the instance's age.

@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::discovery;
 use crate::error::Error;
 use crate::patch::PatchType;
+use crate::protobuf;
 use crate::resources::{ResourceType, lookup_gvr};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{ApiServer, Change, EventType, ListOptions, Target};
@@ -134,6 +135,16 @@ async fn handle(
             ));
         }
     };
+    // kubectl's typed clients send protobuf; everything past this point works on JSON.
+    let body =
+        if header_str(&parts.headers, header::CONTENT_TYPE).starts_with(protobuf::CONTENT_TYPE) {
+            match protobuf::to_json(&body) {
+                Ok(object) => Bytes::from(object.to_string()),
+                Err(e) => return error_response(&e),
+            }
+        } else {
+            body
+        };
     match route(
         &st,
         &parts.method,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod machinery;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod selector;
 pub mod store;

@@ -5,6 +5,7 @@ use super::request::*;
 use super::*;
 use crate::params::paginate;
 use crate::vpc::default_vswitch_id;
+use base64::Engine as _;
 
 pub(super) fn create_cluster(world: &mut World, call: &RoaCall<'_>) -> ApiResult<Value> {
     let body: CreateClusterBody = parse_body(call.body)?;
@@ -423,8 +424,9 @@ pub(super) fn kubeconfig(world: &World, call: &RoaCall<'_>) -> ApiResult<Value> 
     let valid_ms = minutes.map_or(3 * 365 * 24 * 3_600_000, |m| m * 60_000);
     let user = "ackctl-emulator-user";
     let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {server}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {user}\n  name: {user}-{cluster}\ncurrent-context: {user}-{cluster}\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    token: {token}\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {user}\n  name: {user}-{cluster}\ncurrent-context: {user}-{cluster}\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    token: {token}\n",
         server = api_server_endpoint(call.host, &c.id),
+        ca = base64::engine::general_purpose::STANDARD.encode(call.ca_pem),
         cluster = c.id,
         token = c.api_token,
     );
@@ -439,7 +441,7 @@ pub(super) fn kubeconfig(world: &World, call: &RoaCall<'_>) -> ApiResult<Value> 
 // ------------------------------------------------------------------------------------------
 
 /// The instances that are nodes of the cluster: masters, then node-pool members.
-pub(super) fn cluster_node_ids(world: &World, cluster_id: &str) -> Vec<(String, Option<String>)> {
+pub(crate) fn cluster_node_ids(world: &World, cluster_id: &str) -> Vec<(String, Option<String>)> {
     let Some(c) = world.clusters.clusters.get(cluster_id) else {
         return Vec::new();
     };

@@ -12,14 +12,16 @@
 //! Nothing here runs on a timer: [`advance`] moves clusters and tasks along on the injected
 //! clock before every CS call, the same way instance status is derived from age.
 //!
-//! The Kubernetes API of a cluster (kube-emu) plugs in at [`api_server_endpoint`]: the address
-//! is derived from the host the caller used, so it survives restarts on another port.
+//! The Kubernetes API of a cluster (kube-emu, see `crate::kube`) is served at
+//! [`api_server_endpoint`]: the address is derived from the host the caller used, so it
+//! survives restarts on another port; it is HTTPS, signed by the emulator's CA.
 
 mod clusters;
 mod lifecycle;
 mod node_pools;
 mod request;
 
+pub(crate) use clusters::cluster_node_ids;
 pub use clusters::node_name;
 pub use lifecycle::advance;
 
@@ -314,12 +316,14 @@ pub struct RoaCall<'a> {
     pub settings: &'a Settings,
     /// Emulated time.
     pub now_ms: i64,
+    /// The emulator's CA certificate (PEM), which kubeconfigs carry.
+    pub ca_pem: &'a str,
 }
 
 /// The Kubernetes API address of `cluster_id` as seen by a caller that reached the emulator
 /// at `host`: kube-emu serves each cluster under its own path on the emulator's port.
 pub fn api_server_endpoint(host: &str, cluster_id: &str) -> String {
-    format!("http://{host}/kube/{cluster_id}")
+    format!("https://{host}/kube/{cluster_id}")
 }
 
 /// Handles a routed CS action.
