@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use kube_emu::{ApiServer, Config, HttpState, SystemClock, lookup, router};
+use kube_emu::{
+    ApiServer, Cluster as Machinery, Config, HttpState, Machine, SystemClock, Timing, lookup,
+    router,
+};
 use serde_json::json;
 
 struct Cluster {
@@ -27,8 +30,54 @@ fn kubectl_path() -> PathBuf {
 }
 
 async fn start() -> Cluster {
-    kubectl_path();
+    serve(Arc::new(ApiServer::new(
+        Arc::new(SystemClock),
+        Config::default(),
+    )))
+    .await
+}
+
+/// A worker machine of the simulated cluster.
+fn worker(i: usize) -> Machine {
+    let name = format!("cn-hangzhou.i-w{i}");
+    Machine {
+        provider_id: name.clone(),
+        name,
+        labels: [
+            ("node.kubernetes.io/instance-type", "ecs.g7.xlarge"),
+            ("topology.kubernetes.io/zone", "cn-hangzhou-k"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        capacity: [("cpu", "4"), ("memory", "16Gi"), ("pods", "64")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        taints: vec![],
+        internal_ip: format!("192.168.0.{}", 10 + i),
+        running_since_ms: 0,
+        master: false,
+    }
+}
+
+/// A server whose cluster machinery (scheduler, controllers, kubelets of `workers` machines)
+/// runs in the background every 50 ms, as the emulator's ticker runs it.
+async fn start_with_machinery(workers: usize) -> Cluster {
     let api = Arc::new(ApiServer::new(Arc::new(SystemClock), Config::default()));
+    let machinery = Machinery::new(api.clone(), Timing::instant());
+    let machines: Vec<Machine> = (0..workers).map(worker).collect();
+    tokio::spawn(async move {
+        loop {
+            machinery.reconcile(&machines);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    serve(api).await
+}
+
+async fn serve(api: Arc<ApiServer>) -> Cluster {
+    kubectl_path();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // kubectl sends no credentials to an http:// server, so authentication is off here.
@@ -381,4 +430,248 @@ async fn delete_cordon_and_describe_node_behave_like_against_a_real_cluster() {
         !ok && err.contains("the server doesn't have a resource type \"widgets\""),
         "{err}"
     );
+}
+
+/// Collects a background kubectl's stdout lines.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Polls kubectl until `check` accepts its output (bounded).
+async fn eventually(c: &Cluster, args: &[&str], check: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (_, out, _) = c.run(args).await;
+        if check(&out) {
+            return out;
+        }
+        last = out;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("kubectl {args:?} never satisfied the check; last output:\n{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_rolls_out_scales_and_watchers_see_its_new_pods() {
+    let c = start_with_machinery(2).await;
+    let f = c.file("d1.yaml", &DEPLOY.replace("IMAGE", "nginx:1.25"));
+    assert_eq!(
+        c.ok(&["apply", "-f", &f]).await.trim(),
+        "deployment.apps/web created"
+    );
+    let out = c
+        .ok(&["rollout", "status", "deploy/web", "--timeout=60s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let f2 = c.file("d2.yaml", &DEPLOY.replace("IMAGE", "nginx:1.26"));
+    assert_eq!(
+        c.ok(&["apply", "-f", &f2]).await.trim(),
+        "deployment.apps/web configured"
+    );
+    let out = c
+        .ok(&["rollout", "status", "deploy/web", "--timeout=60s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let images = eventually(
+        &c,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ],
+        |o| o.split_whitespace().count() == 2 && o.split_whitespace().all(|i| i == "nginx:1.26"),
+    )
+    .await;
+    assert_eq!(images.split_whitespace().count(), 2);
+    let before = c.ok(&["get", "pods", "-l", "app=web", "-o", "name"]).await;
+
+    let mut cmd = command(c.dir.path(), &["get", "pods", "-l", "app=web", "-w"]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    // The watch's opening list, then the scale.
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("kubectl get -w printed its list");
+    assert!(first.starts_with("NAME"), "{first}");
+    assert_eq!(
+        c.ok(&["scale", "deploy", "web", "--replicas=4"])
+            .await
+            .trim(),
+        "deployment.apps/web scaled"
+    );
+    let new_pods = tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut new = std::collections::BTreeSet::new();
+        let mut running = std::collections::BTreeSet::new();
+        while std::time::Instant::now() < deadline && running.len() < 2 {
+            if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                let name = l.split_whitespace().next().unwrap_or("").to_string();
+                if !name.is_empty() && !before.contains(&format!("pod/{name}")) {
+                    if l.contains("Running") {
+                        running.insert(name.clone());
+                    }
+                    new.insert(name);
+                }
+            }
+        }
+        assert_eq!(
+            running.len(),
+            2,
+            "the watch saw the two new pods start: {new:?}"
+        );
+        new
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        new_pods.iter().all(|n| n.starts_with("web-")),
+        "{new_pods:?}"
+    );
+    let out = eventually(&c, &["get", "deploy", "web"], |o| o.contains("4/4")).await;
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_nodes_describe_cordon_drain_and_their_pods_log_and_delete() {
+    let c = start_with_machinery(2).await;
+    let out = eventually(&c, &["get", "nodes"], |o| {
+        o.lines().filter(|l| l.contains(" Ready ")).count() == 2
+    })
+    .await;
+    assert!(out.contains("cn-hangzhou.i-w0"), "{out}");
+    // The system pods of a fresh ACK cluster, as `kubectl get pods -A` shows them.
+    let out = eventually(&c, &["get", "pods", "-A"], |o| {
+        o.contains("coredns-") && o.lines().skip(1).all(|l| l.contains("Running"))
+    })
+    .await;
+    for want in [
+        "kube-proxy-worker-",
+        "kube-flannel-ds-",
+        "nginx-ingress-controller-",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    let f = c.file("d1.yaml", &DEPLOY.replace("IMAGE", "nginx:1.25"));
+    c.ok(&["apply", "-f", &f]).await;
+    c.ok(&["rollout", "status", "deploy/web", "--timeout=60s"])
+        .await;
+    let job = c.file(
+        "job.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\nspec:\n  restartPolicy: Never\n  containers:\n  - name: hello\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from the emulator; sleep 1; echo done\"]\n",
+    );
+    assert_eq!(
+        c.ok(&["apply", "-f", &job]).await.trim(),
+        "pod/hello created"
+    );
+    eventually(&c, &["get", "pod", "hello"], |o| o.contains("Completed")).await;
+    assert_eq!(
+        c.ok(&["logs", "hello"]).await,
+        "hello from the emulator\ndone\n"
+    );
+    assert_eq!(
+        c.ok(&["delete", "pod", "hello"]).await.trim(),
+        "pod \"hello\" deleted"
+    );
+    let (ok, _, err) = c.run(&["get", "pod", "hello"]).await;
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    let out = c.ok(&["describe", "node", "cn-hangzhou.i-w0"]).await;
+    // Compared with runs of spaces collapsed: kubectl aligns columns to the longest key.
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "Name: cn-hangzhou.i-w0",
+        "ProviderID: cn-hangzhou.i-w0",
+        "Ready True",
+        "KubeletReady kubelet is posting ready status",
+        "HolderIdentity: cn-hangzhou.i-w0",
+        "Non-terminated Pods:",
+        "kube-proxy-worker-",
+        "Allocatable: cpu: 3900m",
+        "Container Runtime Version: containerd://",
+        "PodCIDR: 10.128.0.0/24",
+    ] {
+        assert!(flat.contains(want), "describe node lacks {want:?}:\n{out}");
+    }
+
+    assert_eq!(
+        c.ok(&["cordon", "cn-hangzhou.i-w0"]).await.trim(),
+        "node/cn-hangzhou.i-w0 cordoned"
+    );
+    let (ok, out, err) = c
+        .run(&[
+            "drain",
+            "cn-hangzhou.i-w0",
+            "--ignore-daemonsets",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(ok, "drain failed:\n{out}\n{err}");
+    assert!(
+        out.contains("node/cn-hangzhou.i-w0 drained"),
+        "{out}\n{err}"
+    );
+    // The evicted replicas are replaced on the other node; daemon pods stay.
+    let out = eventually(
+        &c,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "wide",
+            "--field-selector",
+            "spec.nodeName=cn-hangzhou.i-w0",
+        ],
+        |o| {
+            o.lines().skip(1).all(|l| {
+                l.contains("kube-proxy-worker")
+                    || l.contains("flexvolume")
+                    || l.contains("kube-flannel-ds")
+            })
+        },
+    )
+    .await;
+    assert!(out.contains("kube-proxy-worker"), "{out}");
+    eventually(&c, &["get", "deploy", "web"], |o| o.contains("2/2")).await;
+    let on_w1 = c.ok(&["get", "pods", "-l", "app=web", "-o", "wide"]).await;
+    assert!(
+        on_w1
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("cn-hangzhou.i-w1") && l.contains("Running")),
+        "{on_w1}"
+    );
+
+    assert_eq!(
+        c.ok(&["delete", "deploy", "web"]).await.trim(),
+        "deployment.apps \"web\" deleted"
+    );
+    eventually(&c, &["get", "pods", "-l", "app=web"], |o| {
+        o.trim().is_empty()
+    })
+    .await;
 }
