@@ -39,6 +39,7 @@ pub use auth::{AccessKey, DEFAULT_MAX_SKEW_MS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ApiError;
 pub use faults::FaultConfig;
+pub use kube_emu::Timing as KubeTiming;
 pub use world::{InstanceTiming, Settings, StockLimit, World};
 
 use axum::Router;

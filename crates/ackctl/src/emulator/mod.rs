@@ -51,6 +51,34 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 3000)]
     pub control_plane_ms: i64,
 
+    /// Milliseconds from an ACK cluster's instance being Running to its Node registering.
+    #[arg(long, default_value_t = 3000)]
+    pub node_join_ms: i64,
+
+    /// Milliseconds from a pod being bound to a node to its containers running.
+    #[arg(long, default_value_t = 2000)]
+    pub pod_start_ms: i64,
+
+    /// Milliseconds a node whose instance is gone stays NotReady before it (and its pods) are
+    /// deleted, as ACK's cloud controller does.
+    #[arg(long, default_value_t = 40_000)]
+    pub node_lost_ms: i64,
+
+    /// Start with a running managed ACK cluster named NAME (in cn-hangzhou, one node pool of
+    /// --cluster-nodes workers) and write its kubeconfig to --kubeconfig-dir/NAME.kubeconfig.
+    /// Repeatable. A line `cluster NAME ready: kubeconfig PATH` is printed for each.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Workers in each --cluster's node pool.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub cluster_nodes: u32,
+
+    /// Where --cluster writes kubeconfigs; the state directory when there is one, else a new
+    /// temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub kubeconfig_dir: Option<PathBuf>,
+
     /// A stock limit ZONE:INSTANCE_TYPE=COUNT: at most COUNT instances of the type may exist in
     /// the zone; more get OperationDenied.NoStock. Repeatable; 0 means sold out.
     #[arg(long = "stock", value_name = "ZONE:TYPE=N", value_parser = parse_stock)]
@@ -112,6 +140,12 @@ impl ServeArgs {
                 },
                 stock: self.stock.clone(),
                 control_plane_ms: self.control_plane_ms.max(0),
+                kube: aliyun_emu::KubeTiming {
+                    join_delay_ms: self.node_join_ms.max(0),
+                    pod_start_delay_ms: self.pod_start_ms.max(0),
+                    node_lost_grace_ms: self.node_lost_ms.max(0),
+                    ..aliyun_emu::KubeTiming::default()
+                },
             },
             faults: FaultConfig {
                 throttle_rate: self.throttle_rate,
@@ -153,8 +187,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => tracing::info!(path = %path.display(), "persisting state"),
         None => tracing::info!("state is in memory only; pass --state-dir to keep it"),
     }
+    let kubeconfig_dir = match (&args.kubeconfig_dir, &args.state_dir) {
+        (Some(dir), _) | (None, Some(dir)) => dir.clone(),
+        (None, None) => tempfile::Builder::new()
+            .prefix("ackctl-emulator-")
+            .tempdir()?
+            .keep(),
+    };
+    let startup = clusters::create(
+        format!("http://{address}"),
+        args.access_keys.first().cloned(),
+        args.clusters.clone(),
+        args.cluster_nodes,
+        kubeconfig_dir,
+    );
     tokio::select! {
         result = emulator.serve(listener) => result.context("emulator server failed"),
+        Err(e) = startup => Err(e.context("could not create the --cluster clusters")),
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("interrupted; stopping");
             Ok(())
@@ -163,3 +212,4 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub mod bench;
+mod clusters;
