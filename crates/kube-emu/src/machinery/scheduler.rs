@@ -48,6 +48,66 @@ pub struct NodeInfo {
     pub requested: Resources,
     /// Pods bound here that carry labels or anti-affinity terms, by (namespace, name).
     pub pods: BTreeMap<(String, String), Placed>,
+    /// How many of `pods` have anti-affinity terms, on the hostname and on wider keys: lets
+    /// the common case (nobody uses anti-affinity) skip every check.
+    pub anti_pods: usize,
+    pub wide_anti_pods: usize,
+}
+
+impl NodeInfo {
+    /// Counts a pod on this node.
+    pub fn place(&mut self, key: (String, String), placed: Placed, requests: Resources) {
+        self.requested = self.requested.plus(requests);
+        if let Some(old) = self.pods.insert(key, placed.clone()) {
+            self.count(&old, -1);
+        }
+        self.count(&placed, 1);
+    }
+
+    /// Forgets a pod on this node.
+    pub fn unplace(&mut self, key: &(String, String), requests: Resources) {
+        self.requested = self.requested.minus(requests);
+        if let Some(old) = self.pods.remove(key) {
+            self.count(&old, -1);
+        }
+    }
+
+    /// Moves `other`'s pods and their usage onto this node (a node object was replaced).
+    pub fn take_usage(&mut self, other: &mut NodeInfo) {
+        self.requested = other.requested;
+        self.pods = std::mem::take(&mut other.pods);
+        self.anti_pods = other.anti_pods;
+        self.wide_anti_pods = other.wide_anti_pods;
+    }
+
+    fn count(&mut self, p: &Placed, sign: isize) {
+        let hostname = p.anti.iter().any(|t| t.topology_key == HOSTNAME);
+        let wide = p.anti.iter().any(|t| t.topology_key != HOSTNAME);
+        let bump = |n: &mut usize, on: bool| {
+            if on {
+                *n = n.saturating_add_signed(sign);
+            }
+        };
+        bump(&mut self.anti_pods, hostname);
+        bump(&mut self.wide_anti_pods, wide);
+    }
+}
+
+/// The cluster as one scheduling cycle sees it: the nodes, and which of them hold pods with
+/// anti-affinity on keys wider than the hostname (found once per cycle, not per node).
+#[derive(Debug)]
+pub struct View<'a> {
+    pub nodes: &'a [NodeInfo],
+    wide: Vec<usize>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(nodes: &'a [NodeInfo]) -> Self {
+        let wide = (0..nodes.len())
+            .filter(|&i| nodes[i].wide_anti_pods > 0)
+            .collect();
+        Self { nodes, wide }
+    }
 }
 
 /// What the scheduler needs of a pending pod.
@@ -151,7 +211,7 @@ pub fn affinity_matches(
 
 /// Runs the filter plugins for one node. `nodes` is the whole cluster, consulted only for
 /// anti-affinity on topology keys other than the hostname.
-pub fn filter(pod: &PodInfo, node: &NodeInfo, nodes: &[NodeInfo]) -> Result<(), Rejection> {
+pub fn filter(pod: &PodInfo, node: &NodeInfo, view: &View<'_>) -> Result<(), Rejection> {
     let tolerations = &pod.spec.tolerations;
     if node.unschedulable
         && !tolerations
@@ -211,19 +271,20 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo, nodes: &[NodeInfo]) -> Result<(), 
             resolvable: true,
         });
     }
-    anti_affinity(pod, node, nodes)
+    anti_affinity(pod, node, view)
 }
 
 /// InterPodAffinity's anti-affinity half: the pod's own required terms, then the terms of the
 /// pods already in the same topology domain.
-fn anti_affinity(pod: &PodInfo, node: &NodeInfo, nodes: &[NodeInfo]) -> Result<(), Rejection> {
+fn anti_affinity(pod: &PodInfo, node: &NodeInfo, view: &View<'_>) -> Result<(), Rejection> {
     let same_domain = |key: &str| -> Vec<&NodeInfo> {
         if key == HOSTNAME {
             return vec![node];
         }
         match node.labels.get(key) {
             None => Vec::new(),
-            Some(v) => nodes
+            Some(v) => view
+                .nodes
                 .iter()
                 .filter(|n| n.labels.get(key) == Some(v))
                 .collect(),
@@ -250,10 +311,10 @@ fn anti_affinity(pod: &PodInfo, node: &NodeInfo, nodes: &[NodeInfo]) -> Result<(
             })
         })
     };
-    let mut blocked = existing(node, &|k| k == HOSTNAME);
+    let mut blocked = node.anti_pods > 0 && existing(node, &|k| k == HOSTNAME);
     if !blocked {
-        // Terms on wider domains (zone, region) of pods elsewhere in this node's domain.
-        blocked = nodes.iter().any(|n| {
+        // Terms on wider domains (zone, region) of pods anywhere in this node's domain.
+        blocked = view.wide.iter().map(|&i| &view.nodes[i]).any(|n| {
             existing(n, &|k| {
                 k != HOSTNAME
                     && node.labels.contains_key(k)
@@ -318,10 +379,11 @@ pub fn schedule(pod: &PodInfo, nodes: &[NodeInfo], start: usize) -> (Placement, 
     let mut found = 0;
     let mut visited = 0;
     let mut rejections: Vec<Rejection> = Vec::new();
+    let view = View::new(nodes);
     for i in 0..n {
         let idx = (start + i) % n;
         visited += 1;
-        match filter(pod, &nodes[idx], nodes) {
+        match filter(pod, &nodes[idx], &view) {
             Ok(()) => {
                 found += 1;
                 let s = score(pod, &nodes[idx]);
@@ -454,14 +516,14 @@ mod tests {
     fn every_short_resource_is_named_and_too_many_pods_comes_first() {
         let mut n = node("w1", 1000, 1);
         n.allocatable.pods = 0;
-        let r = filter(&pod(2000, 2048), &n, &[]).unwrap_err();
+        let r = filter(&pod(2000, 2048), &n, &View::new(&[])).unwrap_err();
         assert_eq!(
             r.reasons,
             ["Too many pods", "Insufficient cpu", "Insufficient memory"]
         );
         let mut gpu = pod(100, 10);
         gpu.requests.gpu = 1;
-        let r = filter(&gpu, &node("w2", 4000, 8), &[]).unwrap_err();
+        let r = filter(&gpu, &node("w2", 4000, 8), &View::new(&[])).unwrap_err();
         assert_eq!(r.reasons, ["Insufficient nvidia.com/gpu"]);
     }
 
@@ -471,9 +533,9 @@ mod tests {
         m.taints.push(master_taint());
         let mut p = pod(100, 10);
         p.spec.node_selector = labels(&[("gpu", "yes")]);
-        let r = filter(&p, &m, &[]).unwrap_err();
+        let r = filter(&p, &m, &View::new(&[])).unwrap_err();
         assert!(r.reasons[0].contains("untolerated taint"), "{r:?}");
-        let r = filter(&p, &node("w", 4000, 8), &[]).unwrap_err();
+        let r = filter(&p, &node("w", 4000, 8), &View::new(&[])).unwrap_err();
         assert_eq!(
             r.reasons,
             ["node(s) didn't match Pod's node affinity/selector"]
@@ -485,7 +547,7 @@ mod tests {
             effect: Some("NoSchedule".into()),
         });
         p.spec.node_selector.clear();
-        assert!(filter(&p, &m, &[]).is_ok());
+        assert!(filter(&p, &m, &View::new(&[])).is_ok());
     }
 
     #[test]
@@ -494,7 +556,7 @@ mod tests {
         n.unschedulable = true;
         let mut p = pod(100, 10);
         assert_eq!(
-            filter(&p, &n, &[]).unwrap_err().reasons,
+            filter(&p, &n, &View::new(&[])).unwrap_err().reasons,
             ["node(s) were unschedulable"]
         );
         p.spec.tolerations.push(Toleration {
@@ -503,7 +565,7 @@ mod tests {
             value: None,
             effect: Some("NoSchedule".into()),
         });
-        assert!(filter(&p, &n, &[]).is_ok());
+        assert!(filter(&p, &n, &View::new(&[])).is_ok());
     }
 
     #[test]
@@ -546,29 +608,30 @@ mod tests {
             }),
         });
         let mut a = node("a", 4000, 8);
-        a.pods.insert(
+        a.place(
             ("default".into(), "web-1".into()),
             Placed {
                 namespace: "default".into(),
                 labels: labels(&[("app", "web")]),
                 anti: vec![term],
             },
+            Resources::default(),
         );
         let nodes = vec![a.clone(), node("b", 4000, 8)];
         assert_eq!(schedule(&p, &nodes, 0).0, Placement::Node(1));
         assert_eq!(
-            filter(&p, &a, &nodes).unwrap_err().reasons,
+            filter(&p, &a, &View::new(&nodes)).unwrap_err().reasons,
             ["node(s) didn't match pod anti-affinity rules"]
         );
         // A pod without terms is still kept off by the existing pod's own term.
         let plain = pod(100, 10);
         assert_eq!(
-            filter(&plain, &a, &nodes).unwrap_err().reasons,
+            filter(&plain, &a, &View::new(&nodes)).unwrap_err().reasons,
             ["node(s) didn't satisfy existing pods anti-affinity rules"]
         );
         let mut other_ns = pod(100, 10);
         other_ns.namespace = "prod".into();
-        assert!(filter(&other_ns, &a, &nodes).is_ok());
+        assert!(filter(&other_ns, &a, &View::new(&nodes)).is_ok());
     }
 
     #[test]

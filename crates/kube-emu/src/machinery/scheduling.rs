@@ -7,7 +7,7 @@
 //! scheduling, and (at most once a second) when a pod frees resources, like the scheduling
 //! queue's move requests.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use planner::model::{Node, Pod};
 use planner::resources::{Resources, pod_requests};
@@ -38,7 +38,7 @@ pub(super) struct SchedState {
     nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
     /// Usage of pods bound to names that are not (or no longer) nodes.
-    orphan_usage: HashMap<String, (Resources, BTreeMap<Key, Placed>)>,
+    orphan_usage: HashMap<String, NodeInfo>,
     accounted: HashMap<Key, Accounted>,
     active: BTreeSet<Key>,
     unschedulable: BTreeSet<Key>,
@@ -77,8 +77,7 @@ fn node_info(obj: &Value) -> NodeInfo {
             .into_iter()
             .filter(|(n, _)| !n.starts_with("hugepages-"))
             .collect(),
-        requested: Resources::default(),
-        pods: BTreeMap::new(),
+        ..NodeInfo::default()
     }
 }
 
@@ -127,23 +126,16 @@ impl SchedState {
         &self.nodes
     }
 
-    fn usage_mut(&mut self, node: &str) -> (&mut Resources, &mut BTreeMap<Key, Placed>) {
+    fn usage_mut(&mut self, node: &str) -> &mut NodeInfo {
         match self.index.get(node) {
-            Some(&i) => {
-                let n = &mut self.nodes[i];
-                (&mut n.requested, &mut n.pods)
-            }
-            None => {
-                let e = self.orphan_usage.entry(node.to_string()).or_default();
-                (&mut e.0, &mut e.1)
-            }
+            Some(&i) => &mut self.nodes[i],
+            None => self.orphan_usage.entry(node.to_string()).or_default(),
         }
     }
 
     fn add_usage(&mut self, key: &Key, node: &str, info: &PodInfo) {
-        let (req, pods) = self.usage_mut(node);
-        *req = req.plus(info.requests);
-        pods.insert(key.clone(), placed(info));
+        self.usage_mut(node)
+            .place(key.clone(), placed(info), info.requests);
         self.accounted.insert(
             key.clone(),
             Accounted {
@@ -155,9 +147,7 @@ impl SchedState {
 
     fn remove_usage(&mut self, key: &Key) {
         if let Some(a) = self.accounted.remove(key) {
-            let (req, pods) = self.usage_mut(&a.node);
-            *req = req.minus(a.requests);
-            pods.remove(key);
+            self.usage_mut(&a.node).unplace(key, a.requests);
             self.retry_soon = true;
         }
     }
@@ -171,7 +161,7 @@ impl SchedState {
                     if i < self.nodes.len() {
                         self.index.insert(self.nodes[i].name.clone(), i);
                     }
-                    self.orphan_usage.insert(name, (gone.requested, gone.pods));
+                    self.orphan_usage.insert(name, gone);
                 }
             }
             Some(obj) => {
@@ -181,14 +171,12 @@ impl SchedState {
                 let mut info = node_info(obj);
                 match self.index.get(&name) {
                     Some(&i) => {
-                        info.requested = self.nodes[i].requested;
-                        info.pods = std::mem::take(&mut self.nodes[i].pods);
+                        info.take_usage(&mut self.nodes[i]);
                         self.nodes[i] = info;
                     }
                     None => {
-                        if let Some((req, pods)) = self.orphan_usage.remove(&name) {
-                            info.requested = req;
-                            info.pods = pods;
+                        if let Some(mut old) = self.orphan_usage.remove(&name) {
+                            info.take_usage(&mut old);
                         }
                         self.index.insert(name, self.nodes.len());
                         self.nodes.push(info);
