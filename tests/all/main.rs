@@ -9,4 +9,6 @@ mod emulator_fuzz;
 mod emulator_kube;
 mod emulator_network;
 mod kubectl;
+mod autoscaler_e2e;
+mod kube_rs;
 mod support;

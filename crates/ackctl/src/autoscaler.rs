@@ -26,7 +26,14 @@ pub enum AutoscalerCommand {
     ///
     /// Unlike cluster-autoscaler, one plan covers every pending pod some group can host
     /// (pass --one-group-per-loop for CA's single expansion per loop).
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
+    /// Run the cluster autoscaler against a cluster and its ESS scaling groups or ACK node
+    /// pools, with cluster-autoscaler's flags (`--cloud-provider=alicloud --nodes=1:10:asg-…`).
+    ///
+    /// Each loop refreshes every node group in a few cloud calls, plans with the same planner as
+    /// `plan`, scales groups up, drains and removes unneeded nodes, and writes the
+    /// `cluster-autoscaler-status` ConfigMap; with --leader-elect only the Lease holder acts.
+    Run(Box<crate::autoscaler_run::RunArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +64,13 @@ pub struct PlanArgs {
     #[arg(long)]
     compact: bool,
 
+    #[command(flatten)]
+    flags: DecisionFlags,
+}
+
+/// cluster-autoscaler's decision flags, shared by `plan` and `run`.
+#[derive(Debug, Args)]
+pub struct DecisionFlags {
     /// Expander chain, comma-separated: random, most-pods, least-waste, least-nodes, price,
     /// priority. Each keeps its best options for the next; a seeded random choice ends ties.
     #[arg(long, default_value = "least-waste")]
@@ -171,8 +185,8 @@ fn go_duration(s: &str) -> Result<jiff::SignedDuration, String> {
     parse_go_duration(s)
 }
 
-impl PlanArgs {
-    fn options(&self) -> anyhow::Result<Options> {
+impl DecisionFlags {
+    pub fn options(&self) -> anyhow::Result<Options> {
         Ok(Options {
             expanders: Expander::parse_chain(&self.expander).context("--expander")?,
             max_nodes_total: self.max_nodes_total,
@@ -204,6 +218,7 @@ impl PlanArgs {
 pub async fn run(cmd: AutoscalerCommand) -> anyhow::Result<()> {
     match cmd {
         AutoscalerCommand::Plan(args) => plan(&args),
+        AutoscalerCommand::Run(args) => crate::autoscaler_run::run(*args).await,
     }
 }
 
@@ -220,7 +235,7 @@ fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         out.write_all(b"\n")?;
         return Ok(());
     }
-    let options = args.options()?;
+    let options = args.flags.options()?;
     let mut watch = Stopwatch::start();
 
     let path = args.snapshot.as_ref().expect("clap requires --snapshot");

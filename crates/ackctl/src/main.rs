@@ -2,6 +2,7 @@
 //! emulator that stands in for it.
 
 mod autoscaler;
+mod autoscaler_run;
 mod emulator;
 mod get;
 mod quickstart;

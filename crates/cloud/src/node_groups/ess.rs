@@ -183,12 +183,8 @@ impl EssNodeGroups {
                     // tags (ACK writes the cluster-autoscaler tags there).
                     let mut undecided = Vec::new();
                     for g in listed.values() {
-                        let tags = |k: &str| {
-                            g.tags
-                                .iter()
-                                .find(|t| t.key == k)
-                                .map(|t| t.value.as_str())
-                        };
+                        let tags =
+                            |k: &str| g.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str());
                         if source.matches(tags) {
                             found.push(managed_by_tag(g));
                         } else if !g.active_scaling_configuration_id.is_empty() {
@@ -204,10 +200,7 @@ impl EssNodeGroups {
                                 .get(&g.active_scaling_configuration_id)
                                 .is_some_and(|c| {
                                     source.matches(|k: &str| {
-                                        c.tags
-                                            .iter()
-                                            .find(|t| t.key == k)
-                                            .map(|t| t.value.as_str())
+                                        c.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str())
                                     })
                                 })
                         })
@@ -217,7 +210,11 @@ impl EssNodeGroups {
                 }
                 Discovery::AckCluster(cluster) => {
                     self.described();
-                    let pools = self.client.cs().describe_cluster_node_pools(cluster).await?;
+                    let pools = self
+                        .client
+                        .cs()
+                        .describe_cluster_node_pools(cluster)
+                        .await?;
                     for pool in pools {
                         let id = pool.scaling_group.scaling_group_id;
                         if !pool.auto_scaling.enable || id.is_empty() {
@@ -276,7 +273,10 @@ impl EssNodeGroups {
     }
 
     /// These configurations, from the cache while fresh.
-    async fn configurations(&self, ids: &[String]) -> Result<HashMap<String, ScalingConfiguration>> {
+    async fn configurations(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, ScalingConfiguration>> {
         let ttl = self.options.configuration_ttl;
         let mut missing: Vec<String> = {
             let cache = self.cache();
@@ -485,8 +485,7 @@ impl NodeGroups for EssNodeGroups {
         let cache = self.cache();
         let mut groups = Vec::new();
         for (m, g) in usable {
-            let Some(configuration) = configurations.get(&g.active_scaling_configuration_id)
-            else {
+            let Some(configuration) = configurations.get(&g.active_scaling_configuration_id) else {
                 tracing::warn!(group = %g.scaling_group_id, configuration = %g.active_scaling_configuration_id, "skipping a scaling group whose active configuration is not found");
                 continue;
             };

@@ -123,8 +123,11 @@ pub trait NodeGroups: Send + Sync {
     fn refresh(&self) -> impl Future<Output = Result<Groups>> + Send;
 
     /// Asks `group` (as last refreshed) for `delta` more instances.
-    fn increase_size(&self, group: &NodeGroup, delta: u32)
-    -> impl Future<Output = Result<()>> + Send;
+    fn increase_size(
+        &self,
+        group: &NodeGroup,
+        delta: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Removes these instances of `group`, lowering its target by as many.
     fn delete_instances(
@@ -135,6 +138,33 @@ pub trait NodeGroups: Send + Sync {
 
     /// Calls made so far.
     fn calls(&self) -> CallCount;
+}
+
+/// A shared node-group source (several controllers, or a test watching the calls).
+impl<T: NodeGroups> NodeGroups for std::sync::Arc<T> {
+    fn refresh(&self) -> impl Future<Output = Result<Groups>> + Send {
+        (**self).refresh()
+    }
+
+    fn increase_size(
+        &self,
+        group: &NodeGroup,
+        delta: u32,
+    ) -> impl Future<Output = Result<()>> + Send {
+        (**self).increase_size(group, delta)
+    }
+
+    fn delete_instances(
+        &self,
+        group: &NodeGroup,
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<()>> + Send {
+        (**self).delete_instances(group, instance_ids)
+    }
+
+    fn calls(&self) -> CallCount {
+        (**self).calls()
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +192,10 @@ mod tests {
 
     #[test]
     fn the_group_of_a_node_is_found_by_its_provider_id() {
-        let groups = Groups::new(vec![group("asg-a", &["i-1", "i-2"]), group("asg-b", &["i-3"])]);
+        let groups = Groups::new(vec![
+            group("asg-a", &["i-1", "i-2"]),
+            group("asg-b", &["i-3"]),
+        ]);
         assert_eq!(groups.group_of("cn-hangzhou.i-3").unwrap().id, "asg-b");
         assert_eq!(groups.group_of("cn-hangzhou.i-2").unwrap().id, "asg-a");
         assert!(groups.group_of("cn-hangzhou.i-9").is_none());

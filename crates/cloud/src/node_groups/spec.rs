@@ -61,7 +61,9 @@ pub fn parse_discovery(value: &str) -> Result<Discovery> {
     let (kind, rest) = value.split_once(':').ok_or_else(|| bad("no kind"))?;
     match kind {
         "asg" => {
-            let tags = rest.strip_prefix("tag=").ok_or_else(|| bad("asg needs tag="))?;
+            let tags = rest
+                .strip_prefix("tag=")
+                .ok_or_else(|| bad("asg needs tag="))?;
             let tags: Vec<(String, Option<String>)> = tags
                 .split(',')
                 .map(str::trim)

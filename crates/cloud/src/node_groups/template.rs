@@ -140,7 +140,11 @@ mod tests {
             cpu_core_count: cpu,
             memory_size: mem,
             gpu_amount: gpus,
-            gpu_spec: if gpus > 0 { "NVIDIA T4".into() } else { String::new() },
+            gpu_spec: if gpus > 0 {
+                "NVIDIA T4".into()
+            } else {
+                String::new()
+            },
             cpu_architecture: "X86".into(),
             ..InstanceType::default()
         }
@@ -172,7 +176,10 @@ mod tests {
         assert!(!t.capacity.contains_key(GPU_RESOURCE));
         assert_eq!(t.labels["topology.kubernetes.io/zone"], "cn-hangzhou-h");
         assert_eq!(t.labels["topology.kubernetes.io/region"], "cn-hangzhou");
-        assert_eq!(t.labels["node.kubernetes.io/instance-type"], "ecs.g7.xlarge");
+        assert_eq!(
+            t.labels["node.kubernetes.io/instance-type"],
+            "ecs.g7.xlarge"
+        );
         assert_eq!(t.labels["kubernetes.io/arch"], "amd64");
         assert!(!t.labels.contains_key(GPU_LABEL));
     }
@@ -195,15 +202,32 @@ mod tests {
     fn node_template_tags_become_labels_taints_and_resources() {
         let config = ScalingConfiguration {
             tags: vec![
-                tag("k8s.io/cluster-autoscaler/node-template/label/workload", "batch"),
-                tag("k8s.io/cluster-autoscaler/node-template/taint/dedicated", "batch:NoSchedule"),
-                tag("k8s.io/cluster-autoscaler/node-template/taint/spot", "PreferNoSchedule"),
-                tag("k8s.io/cluster-autoscaler/node-template/resources/example.com/dongle", "2"),
+                tag(
+                    "k8s.io/cluster-autoscaler/node-template/label/workload",
+                    "batch",
+                ),
+                tag(
+                    "k8s.io/cluster-autoscaler/node-template/taint/dedicated",
+                    "batch:NoSchedule",
+                ),
+                tag(
+                    "k8s.io/cluster-autoscaler/node-template/taint/spot",
+                    "PreferNoSchedule",
+                ),
+                tag(
+                    "k8s.io/cluster-autoscaler/node-template/resources/example.com/dongle",
+                    "2",
+                ),
                 tag("k8s.io/cluster-autoscaler/enabled", "true"),
             ],
             ..ScalingConfiguration::default()
         };
-        let t = build_template("cn-hangzhou", None, &config, &itype("ecs.c7.large", 2, 4.0, 0));
+        let t = build_template(
+            "cn-hangzhou",
+            None,
+            &config,
+            &itype("ecs.c7.large", 2, 4.0, 0),
+        );
         assert_eq!(t.labels["workload"], "batch");
         assert!(!t.labels.contains_key("k8s.io/cluster-autoscaler/enabled"));
         assert_eq!(
