@@ -197,6 +197,9 @@ impl Types {
 /// Rounds of (drain feed, run controllers) in one pass: enough for a Deployment to become
 /// running pods in a single pass when every delay is zero.
 const MAX_ROUNDS: usize = 8;
+/// Writes after which a pass stops starting new rounds, so one pass stays short (well under a
+/// second) when a burst of work arrives; the rest is done by the following passes.
+const PASS_BUDGET: usize = 5_000;
 
 /// Everything the controllers remember between passes.
 struct Machinery {
@@ -365,6 +368,7 @@ impl Machinery {
     /// One reconcile pass.
     fn pass(&mut self, machines: &[Machine]) {
         let now = self.api.now_ms();
+        let mut total = 0;
         for round in 0..MAX_ROUNDS {
             self.drain();
             let mut work = 0;
@@ -382,7 +386,8 @@ impl Machinery {
             }
             // Controllers ran after the drain, so no work means nothing is left but the echoes
             // of the last round's writes, which the next pass drains.
-            if work == 0 {
+            total += work;
+            if work == 0 || total >= PASS_BUDGET {
                 break;
             }
         }

@@ -21,8 +21,8 @@ use crate::clock::rfc3339;
 use crate::patch::PatchType;
 use crate::store::Target;
 
-/// Scheduling attempts per pass, so one pass stays short however long the queue.
-const ATTEMPTS_PER_PASS: usize = 5_000;
+/// Scheduling attempts per round, so one pass stays short however long the queue.
+const ATTEMPTS_PER_PASS: usize = 2_000;
 /// Minimum time between retries of unschedulable pods triggered by pods going away.
 const RETRY_MS: i64 = 1_000;
 
