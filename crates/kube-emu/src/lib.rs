@@ -1,13 +1,16 @@
 //! kube-emu: an emulated Kubernetes API server, one per emulated ACK cluster, faithful enough
-//! that kubectl, the Python kubernetes client and kube-rs work against it unchanged.
+//! that kubectl, the Python kubernetes client and kube-rs work against it unchanged, and the
+//! cluster machinery that acts on it.
 //!
 //! ```text
-//!   kubectl / kube-rs / python ──HTTP──▶ http::router ──▶ store::ApiServer ◀── (future) scheduler,
-//!                                         (auth, Table,     (objects, RV,        controllers,
-//!                                          watch streams)    history, watch)     simulated kubelets
+//!   kubectl / kube-rs / python ──HTTP──▶ http::router ──▶ store::ApiServer ◀── machinery::Cluster
+//!                                         (auth, Table,     (objects, RV,        (scheduler, workload
+//!                                          watch streams)    history, watch)      controllers, GC,
+//!                                                                                  simulated kubelets)
 //! ```
 //!
-//! What is emulated and what is not is written in the crate README.
+//! `machinery::Cluster::reconcile` is driven by its caller (the emulator's ticker) with the
+//! cluster's machines; see the `machinery` module for what is emulated and what is not.
 
 pub mod clock;
 pub mod discovery;

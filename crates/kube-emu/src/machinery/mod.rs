@@ -18,7 +18,16 @@
 //! Nothing here runs by itself: the caller (the emulator's ticker, or a test loop with a
 //! `ManualClock`) calls [`Cluster::reconcile`]. A pass with nothing to do costs a drain of an
 //! empty channel and a few comparisons; controllers work only on what the feed marked dirty
-//! and on timers that came due.
+//! and on timers that came due. A pass stops starting new rounds after `PASS_BUDGET` (5,000) writes,
+//! so a burst (30,000 new pods) is spread over several short passes.
+//!
+//! Namespace deletion needs no controller here: the store itself marks the namespace
+//! Terminating, deletes its contents and then the namespace (`store.rs`, `finish_namespace`).
+//!
+//! Not emulated: preemption, pod affinity (only anti-affinity), topology spread constraints,
+//! host ports and volumes in the scheduler; Jobs, StatefulSets and HPA; graceful pod deletion
+//! (the store deletes pods at once); real container restarts (a container that exits under
+//! `Always`/`OnFailure` shows one restart in CrashLoopBackOff and stays there).
 
 pub mod daemonsets;
 pub mod deployments;
