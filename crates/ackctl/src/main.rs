@@ -4,8 +4,12 @@
 mod autoscaler;
 mod autoscaler_run;
 mod emulator;
+mod files;
 mod get;
+mod kube_table;
 mod quickstart;
+mod rest;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +51,10 @@ enum Command {
     /// Start an emulator in-process and walk through a first exchange with it: an ESS scaling
     /// group scaled out and in, then an ACK cluster created, scaled and deleted.
     Quickstart(quickstart::QuickstartArgs),
+    /// Run the emulated Alibaba Cloud and the control plane server in one process (state in
+    /// --state-dir), then walk through seed 000: register credentials, create a cluster with 3
+    /// masters and 1 worker, write its kubeconfig and list its nodes. Serves until interrupted.
+    Up(up::UpArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +78,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // One TLS crypto provider for every client and server in the process (kube-rs, reqwest,
+    // the emulator's HTTPS).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -79,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Emulator(cmd) => emulator::run(cmd).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Get(cmd) => get::run(cmd).await,
+            Command::Up(args) => up::run(args).await,
         }
     })
 }

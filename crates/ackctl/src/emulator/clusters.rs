@@ -2,6 +2,7 @@
 //! CS API exactly as any client would create them, then their kubeconfigs written to files that
 //! kubectl, the Python client or kube-rs can use at once.
 
+use crate::files::write_private;
 use aliyun::cs::{CreateClusterRequest, NodePoolInfoSpec, NodePoolSpec, ScalingGroupSpec};
 use aliyun::{Client, Credentials};
 use aliyun_emu::AccessKey;
@@ -93,16 +94,4 @@ async fn create_one(client: &Client, name: &str, workers: u32) -> anyhow::Result
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Kubeconfigs hold a bearer token: readable by the owner only.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -129,6 +129,19 @@ fn parse_stock(s: &str) -> Result<StockLimit, String> {
 }
 
 impl ServeArgs {
+    /// The emulator's defaults, listening on `listen` and keeping its state in `state_dir`.
+    pub fn with_state(listen: &str, state_dir: PathBuf) -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut args = <Defaults as clap::Parser>::parse_from(["ackctl-emulator"]).serve;
+        args.listen = listen.to_owned();
+        args.state_dir = Some(state_dir);
+        args
+    }
+
     /// The emulator configuration these options describe.
     pub fn config(&self) -> Config {
         Config {
