@@ -11,4 +11,7 @@ mod emulator_network;
 mod kubectl;
 mod autoscaler_e2e;
 mod kube_rs;
+mod server_api;
+mod server_harness;
+mod server_operations;
 mod support;

@@ -8,6 +8,7 @@ mod files;
 mod get;
 mod kube_table;
 mod quickstart;
+mod server;
 mod rest;
 mod up;
 
@@ -51,6 +52,8 @@ enum Command {
     /// Start an emulator in-process and walk through a first exchange with it: an ESS scaling
     /// group scaled out and in, then an ACK cluster created, scaled and deleted.
     Quickstart(quickstart::QuickstartArgs),
+    /// Run the REST control plane (Pipeline-style API, durable cluster operations).
+    Server(server::ServerArgs),
     /// Run the emulated Alibaba Cloud and the control plane server in one process (state in
     /// --state-dir), then walk through seed 000: register credentials, create a cluster with 3
     /// masters and 1 worker, write its kubeconfig and list its nodes. Serves until interrupted.
@@ -90,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Emulator(cmd) => emulator::run(cmd).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Get(cmd) => get::run(cmd).await,
+            Command::Server(args) => server::run(args).await,
             Command::Up(args) => up::run(args).await,
         }
     })

@@ -25,7 +25,15 @@ impl Region {
     pub fn zones(&self) -> impl Iterator<Item = String> + '_ {
         self.zone_suffixes
             .iter()
-            .map(move |s| format!("{}-{s}", self.id))
+            // Regions named with a trailing digit take the letter directly (eu-central-1a), the
+            // others after a hyphen (cn-hangzhou-k), as on Alibaba Cloud.
+            .map(move |s| {
+                if self.id.ends_with(|c: char| c.is_ascii_digit()) {
+                    format!("{}{s}", self.id)
+                } else {
+                    format!("{}-{s}", self.id)
+                }
+            })
     }
 }
 
@@ -108,8 +116,7 @@ pub fn check_zone(region: &Region, param: &str, zone: &str) -> ApiResult<()> {
 
 /// The region a zone id belongs to (`cn-hangzhou-k` → `cn-hangzhou`).
 pub fn region_of_zone(zone: &str) -> Option<&'static Region> {
-    let (region_id, suffix) = zone.rsplit_once('-')?;
-    region(region_id).filter(|r| r.zone_suffixes.contains(&suffix))
+    REGIONS.iter().find(|r| r.zones().any(|z| z == zone))
 }
 
 /// How widely a type is offered.
@@ -216,6 +223,8 @@ pub const INSTANCE_TYPES: &[InstanceType] = &[
     t("ecs.r7.large", "ecs.r7", MO, 2, 16.0, 3, 0.90),
     t("ecs.r7.xlarge", "ecs.r7", MO, 4, 32.0, 4, 1.80),
     t("ecs.r7.2xlarge", "ecs.r7", MO, 8, 64.0, 4, 3.60),
+    // The seed 000 walkthrough's master and worker type (a previous generation, still on sale).
+    t("ecs.sn1ne.large", "ecs.sn1ne", CO, 2, 4.0, 2, 0.25),
     InstanceType {
         arch: "ARM",
         ..t("ecs.g8y.large", "ecs.g8y", GP, 2, 8.0, 3, 0.55)
@@ -317,6 +326,11 @@ mod tests {
         );
         assert!(region_of_zone("cn-hangzhou-z").is_none());
         assert!(region_of_zone("nowhere").is_none());
+        assert_eq!(
+            region_of_zone("eu-central-1a").map(|r| r.id),
+            Some("eu-central-1")
+        );
+        assert!(region_of_zone("eu-central-1-a").is_none());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::steps::{self, Ctx, Next, StepError};
 use crate::request::StoredCluster;
 use crate::state::AppState;
 
-/// Called after a step succeeded and before its progress is saved, with the kind and the step
-/// just run; returning `true` makes the worker stop there as if the process had been killed
+/// Called after a step succeeded and before its progress (or the operation's end) is saved,
+/// with the kind and the step just run; returning `true` makes the worker stop there as if the process had been killed
 /// (tests use it to crash between a cloud call and its record).
 pub type CrashHook = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
@@ -173,6 +173,12 @@ async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation
                     .await
             }
             Ok(Next::Done) => {
+                if let Some(hook) = &options.crash_hook
+                    && hook(&kind, &op.step)
+                {
+                    tracing::info!(operation = op.id.0, step = %op.step, "crash hook: stopping before finishing");
+                    return;
+                }
                 finish(&app, &op, Outcome::Succeeded).await;
                 return;
             }
