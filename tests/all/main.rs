@@ -9,6 +9,7 @@ mod emulator_fuzz;
 mod emulator_kube;
 mod emulator_network;
 mod kubectl;
+mod autoscaler_ack;
 mod autoscaler_e2e;
 mod kube_rs;
 mod server_api;
