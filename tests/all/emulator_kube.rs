@@ -130,3 +130,152 @@ async fn each_cluster_has_its_own_api_and_a_deleted_cluster_has_none() {
     let gone = one.run(&["get", "namespaces"]).await;
     assert!(!gone.success);
 }
+
+/// Polls kubectl until `check` accepts its output.
+async fn eventually(kubectl: &Kubectl, args: &[&str], check: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = kubectl.run(args).await;
+        if out.success && check(&out.stdout) {
+            return out.stdout;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl {args:?} never satisfied the check; last output:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `STATUS` column of `kubectl get nodes --no-headers`, by node name.
+fn node_states(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            Some((cols.next()?.to_owned(), cols.next()?.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn nodes_follow_the_clusters_instances_and_kubectl_generators_run_workloads_on_them() {
+    let (_emulator, url) = start(config()).await;
+    let client = client(&url);
+    let cluster_id = running_cluster(&client, "kube-nodes", 2).await;
+    let kubectl = Kubectl::new(&kubeconfig(&client, &cluster_id).await);
+
+    // The pool's two instances register as Ready nodes named <region>.<instance-id>.
+    let nodes = eventually(&kubectl, &["get", "nodes", "--no-headers"], |out| {
+        let states = node_states(out);
+        states.len() == 2 && states.iter().all(|(_, s)| s == "Ready")
+    })
+    .await;
+    for (name, _) in node_states(&nodes) {
+        assert!(name.starts_with("cn-hangzhou.i-"), "{nodes}");
+    }
+    let labels = kubectl
+        .ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.labels}"])
+        .await;
+    assert!(
+        labels.contains("\"node.kubernetes.io/instance-type\":\"ecs.g7.xlarge\""),
+        "{labels}"
+    );
+    assert!(
+        labels.contains("\"alibabacloud.com/nodepool-id\":\"np"),
+        "{labels}"
+    );
+
+    // The system pods of a fresh ACK cluster run.
+    eventually(
+        &kubectl,
+        &["get", "pods", "-n", "kube-system", "--no-headers"],
+        |out| {
+            out.lines()
+                .any(|l| l.starts_with("coredns-") && l.contains("Running"))
+        },
+    )
+    .await;
+
+    // kubectl's generators send protobuf; the workloads they create run on the nodes.
+    kubectl
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=3",
+            "--port=80",
+        ])
+        .await;
+    kubectl
+        .ok(&["expose", "deployment", "web", "--port=80"])
+        .await;
+    kubectl
+        .ok(&[
+            "run",
+            "once",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "echo",
+            "hello",
+        ])
+        .await;
+    eventually(
+        &kubectl,
+        &["get", "pods", "-l", "app=web", "--no-headers"],
+        |out| out.lines().count() == 3 && out.lines().all(|l| l.contains("Running")),
+    )
+    .await;
+    let service = kubectl
+        .ok(&[
+            "get",
+            "service",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort}",
+        ])
+        .await;
+    assert_eq!(service, "80");
+
+    // Scaling the pool down through ACK releases an instance: its node leaves the cluster and the
+    // deployment's pods are all Running on the node that is left.
+    let pool = client
+        .cs()
+        .describe_cluster_node_pools(&cluster_id)
+        .await
+        .unwrap()
+        .remove(0);
+    let victim = node_states(&nodes)[0].0.clone();
+    client
+        .cs()
+        .remove_node_pool_nodes(
+            &cluster_id,
+            &pool.nodepool_info.nodepool_id,
+            &aliyun::cs::RemoveNodePoolNodesRequest {
+                nodes: vec![victim.clone()],
+                release_node: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually(&kubectl, &["get", "nodes", "--no-headers"], |out| {
+        let states = node_states(out);
+        states.len() == 1 && states[0].0 != victim
+    })
+    .await;
+    eventually(
+        &kubectl,
+        &["get", "pods", "-l", "app=web", "-o", "wide", "--no-headers"],
+        |out| {
+            out.lines().count() == 3
+                && out
+                    .lines()
+                    .all(|l| l.contains("Running") && !l.contains(&victim))
+        },
+    )
+    .await;
+}

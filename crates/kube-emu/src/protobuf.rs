@@ -9,7 +9,9 @@
 //!                                                                   schema of `kind` ─▶ JSON
 //! ```
 //!
-//! Only the kinds kubectl sends this way are described; any other kind is a clear 415.
+//! Only the kinds kubectl's generators send this way are described (`drain`, `create
+//! configmap|secret|namespace|deployment|service`, `run`, `expose`), with the fields those
+//! commands set; any other kind is a clear 415.
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -29,12 +31,18 @@ enum Kind {
     Bytes,
     Bool,
     Int,
+    /// A non-pointer integer that JSON omits when zero (`hostPort`, `nodePort`, `generation`).
+    IntOmitZero,
     /// `meta.v1.Time`: seconds and nanos, RFC 3339 in JSON.
     Time,
     Message(&'static [Field]),
     MapStringString,
     /// Values base64 in JSON.
     MapStringBytes,
+    /// `map<string, resource.Quantity>`: the quantities' strings in JSON.
+    MapStringQuantity,
+    /// `intstr.IntOrString`: a number or a string in JSON.
+    IntOrString,
 }
 
 /// A field: protobuf tag, JSON name, encoding, repeated.
@@ -55,7 +63,7 @@ const OBJECT_META: &[Field] = &[
     (3, "namespace", Kind::String, false),
     (5, "uid", Kind::String, false),
     (6, "resourceVersion", Kind::String, false),
-    (7, "generation", Kind::Int, false),
+    (7, "generation", Kind::IntOmitZero, false),
     (8, "creationTimestamp", Kind::Time, false),
     (9, "deletionTimestamp", Kind::Time, false),
     (10, "deletionGracePeriodSeconds", Kind::Int, false),
@@ -105,6 +113,116 @@ const NAMESPACE: &[Field] = &[
     (2, "spec", Kind::Message(NAMESPACE_SPEC), false),
 ];
 
+const LABEL_SELECTOR: &[Field] = &[(1, "matchLabels", Kind::MapStringString, false)];
+
+const CONTAINER_PORT: &[Field] = &[
+    (1, "name", Kind::String, false),
+    (2, "hostPort", Kind::IntOmitZero, false),
+    (3, "containerPort", Kind::Int, false),
+    (4, "protocol", Kind::String, false),
+];
+
+const ENV_VAR: &[Field] = &[
+    (1, "name", Kind::String, false),
+    (2, "value", Kind::String, false),
+];
+
+const RESOURCES: &[Field] = &[
+    (1, "limits", Kind::MapStringQuantity, false),
+    (2, "requests", Kind::MapStringQuantity, false),
+];
+
+const CONTAINER: &[Field] = &[
+    (1, "name", Kind::String, false),
+    (2, "image", Kind::String, false),
+    (3, "command", Kind::String, true),
+    (4, "args", Kind::String, true),
+    (5, "workingDir", Kind::String, false),
+    (6, "ports", Kind::Message(CONTAINER_PORT), true),
+    (7, "env", Kind::Message(ENV_VAR), true),
+    (8, "resources", Kind::Message(RESOURCES), false),
+    (13, "terminationMessagePath", Kind::String, false),
+    (14, "imagePullPolicy", Kind::String, false),
+    (16, "stdin", Kind::Bool, false),
+    (17, "stdinOnce", Kind::Bool, false),
+    (18, "tty", Kind::Bool, false),
+    (20, "terminationMessagePolicy", Kind::String, false),
+];
+
+const TOLERATION: &[Field] = &[
+    (1, "key", Kind::String, false),
+    (2, "operator", Kind::String, false),
+    (3, "value", Kind::String, false),
+    (4, "effect", Kind::String, false),
+    (5, "tolerationSeconds", Kind::Int, false),
+];
+
+const POD_SPEC: &[Field] = &[
+    (2, "containers", Kind::Message(CONTAINER), true),
+    (20, "initContainers", Kind::Message(CONTAINER), true),
+    (3, "restartPolicy", Kind::String, false),
+    (4, "terminationGracePeriodSeconds", Kind::Int, false),
+    (5, "activeDeadlineSeconds", Kind::Int, false),
+    (6, "dnsPolicy", Kind::String, false),
+    (7, "nodeSelector", Kind::MapStringString, false),
+    (8, "serviceAccountName", Kind::String, false),
+    (10, "nodeName", Kind::String, false),
+    (11, "hostNetwork", Kind::Bool, false),
+    (16, "hostname", Kind::String, false),
+    (19, "schedulerName", Kind::String, false),
+    (22, "tolerations", Kind::Message(TOLERATION), true),
+    (24, "priorityClassName", Kind::String, false),
+];
+
+const POD: &[Field] = &[
+    (1, "metadata", Kind::Message(OBJECT_META), false),
+    (2, "spec", Kind::Message(POD_SPEC), false),
+];
+
+const POD_TEMPLATE: &[Field] = &[
+    (1, "metadata", Kind::Message(OBJECT_META), false),
+    (2, "spec", Kind::Message(POD_SPEC), false),
+];
+
+const DEPLOYMENT_SPEC: &[Field] = &[
+    (1, "replicas", Kind::Int, false),
+    (2, "selector", Kind::Message(LABEL_SELECTOR), false),
+    (3, "template", Kind::Message(POD_TEMPLATE), false),
+    (5, "minReadySeconds", Kind::IntOmitZero, false),
+    (6, "revisionHistoryLimit", Kind::Int, false),
+    (7, "paused", Kind::Bool, false),
+    (9, "progressDeadlineSeconds", Kind::Int, false),
+];
+
+const DEPLOYMENT: &[Field] = &[
+    (1, "metadata", Kind::Message(OBJECT_META), false),
+    (2, "spec", Kind::Message(DEPLOYMENT_SPEC), false),
+];
+
+const SERVICE_PORT: &[Field] = &[
+    (1, "name", Kind::String, false),
+    (2, "protocol", Kind::String, false),
+    (3, "port", Kind::Int, false),
+    (4, "targetPort", Kind::IntOrString, false),
+    (5, "nodePort", Kind::IntOmitZero, false),
+];
+
+const SERVICE_SPEC: &[Field] = &[
+    (1, "ports", Kind::Message(SERVICE_PORT), true),
+    (2, "selector", Kind::MapStringString, false),
+    (3, "clusterIP", Kind::String, false),
+    (4, "type", Kind::String, false),
+    (5, "externalIPs", Kind::String, true),
+    (7, "sessionAffinity", Kind::String, false),
+    (10, "externalName", Kind::String, false),
+    (11, "externalTrafficPolicy", Kind::String, false),
+];
+
+const SERVICE: &[Field] = &[
+    (1, "metadata", Kind::Message(OBJECT_META), false),
+    (2, "spec", Kind::Message(SERVICE_SPEC), false),
+];
+
 /// `runtime.TypeMeta`, the envelope's field 1 (its field 2 is the object's own bytes).
 const TYPE_META: &[Field] = &[
     (1, "apiVersion", Kind::String, false),
@@ -117,6 +235,9 @@ fn schema(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
         ("v1", "Namespace") => NAMESPACE,
+        ("v1", "Pod") => POD,
+        ("v1", "Service") => SERVICE,
+        ("apps/v1", "Deployment") => DEPLOYMENT,
         _ => return None,
     })
 }
@@ -161,11 +282,11 @@ fn decode(bytes: &[u8], fields: &'static [Field]) -> Result<Value, Error> {
             continue;
         };
         match kind {
-            Kind::MapStringString | Kind::MapStringBytes => {
+            Kind::MapStringString | Kind::MapStringBytes | Kind::MapStringQuantity => {
                 let Wire::Bytes(entry) = wire else {
                     return Err(bad(format_args!("{name} is not a map entry")));
                 };
-                let (k, v) = map_entry(entry, matches!(kind, Kind::MapStringBytes))?;
+                let (k, v) = map_entry(entry, kind)?;
                 out.entry(name)
                     .or_insert_with(|| Value::Object(Map::new()))
                     .as_object_mut()
@@ -173,6 +294,17 @@ fn decode(bytes: &[u8], fields: &'static [Field]) -> Result<Value, Error> {
             }
             _ => {
                 let value = scalar(wire, kind, name)?;
+                // Go's marshaller writes every non-pointer field, set or not; JSON omits empty
+                // strings, false and such zeros, and so must we (`nodeName: ""` is not a binding).
+                let unset = match (&value, kind) {
+                    (Value::String(s), _) => s.is_empty(),
+                    (Value::Bool(b), _) => !b,
+                    (Value::Number(n), Kind::IntOmitZero) => n.as_i64() == Some(0),
+                    _ => false,
+                };
+                if unset && !repeated {
+                    continue;
+                }
                 if repeated {
                     if let Value::Array(items) = out.entry(name).or_insert_with(|| json!([])) {
                         items.push(value);
@@ -197,7 +329,7 @@ fn scalar(wire: Wire<'_>, kind: Kind, name: &str) -> Result<Value, Error> {
         (Kind::Bytes, Wire::Bytes(b)) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
         (Kind::Bool, Wire::Varint(v)) => json!(v != 0),
         // int64 travels as two's complement in a varint.
-        (Kind::Int, Wire::Varint(v)) => json!(v as i64),
+        (Kind::Int | Kind::IntOmitZero, Wire::Varint(v)) => json!(v as i64),
         (Kind::Time, Wire::Bytes(b)) => {
             let mut seconds = 0i64;
             for field in Reader(b) {
@@ -208,11 +340,33 @@ fn scalar(wire: Wire<'_>, kind: Kind, name: &str) -> Result<Value, Error> {
             json!(rfc3339(seconds.saturating_mul(1000)))
         }
         (Kind::Message(fields), Wire::Bytes(b)) => decode(b, fields)?,
+        (Kind::MapStringQuantity, Wire::Bytes(b)) => {
+            let mut quantity = json!("");
+            for field in Reader(b) {
+                if let (1, wire) = field? {
+                    quantity = scalar(wire, Kind::String, name)?;
+                }
+            }
+            quantity
+        }
+        (Kind::IntOrString, Wire::Bytes(b)) => {
+            // type 0 is an int, 1 a string.
+            let (mut is_string, mut number, mut text) = (false, json!(0), json!(""));
+            for field in Reader(b) {
+                match field? {
+                    (1, Wire::Varint(t)) => is_string = t == 1,
+                    (2, Wire::Varint(v)) => number = json!(v as i64),
+                    (3, wire) => text = scalar(wire, Kind::String, name)?,
+                    _ => {}
+                }
+            }
+            if is_string { text } else { number }
+        }
         _ => return Err(bad(format_args!("{name} has the wrong wire type"))),
     })
 }
 
-fn map_entry(entry: &[u8], bytes_values: bool) -> Result<(String, Value), Error> {
+fn map_entry(entry: &[u8], kind: Kind) -> Result<(String, Value), Error> {
     let (mut key, mut value) = (String::new(), json!(""));
     for field in Reader(entry) {
         match field? {
@@ -220,12 +374,12 @@ fn map_entry(entry: &[u8], bytes_values: bool) -> Result<(String, Value), Error>
                 key = String::from_utf8(b.to_vec()).map_err(|_| bad("a map key is not UTF-8"))?;
             }
             (2, wire) => {
-                let kind = if bytes_values {
-                    Kind::Bytes
-                } else {
-                    Kind::String
+                let value_kind = match kind {
+                    Kind::MapStringBytes => Kind::Bytes,
+                    Kind::MapStringQuantity => Kind::MapStringQuantity,
+                    _ => Kind::String,
                 };
-                value = scalar(wire, kind, "a map value")?;
+                value = scalar(wire, value_kind, "a map value")?;
             }
             _ => {}
         }
@@ -393,9 +547,89 @@ mod tests {
     }
 
     #[test]
+    fn a_deployment_as_kubectl_create_deployment_sends_it_becomes_json() {
+        let mut quantity = Vec::new();
+        bytes_field(1, b"100m", &mut quantity);
+        let mut request = Vec::new();
+        bytes_field(1, b"cpu", &mut request);
+        bytes_field(2, &quantity, &mut request);
+        let mut resources = Vec::new();
+        bytes_field(2, &request, &mut resources);
+        let mut container = Vec::new();
+        bytes_field(1, b"nginx", &mut container);
+        bytes_field(2, b"nginx:1.27", &mut container);
+        bytes_field(8, &resources, &mut container);
+        let mut pod_spec = Vec::new();
+        bytes_field(2, &container, &mut pod_spec);
+        let mut template = Vec::new();
+        bytes_field(1, &meta("", ""), &mut template);
+        bytes_field(2, &pod_spec, &mut template);
+        let mut selector_entry = Vec::new();
+        bytes_field(1, b"app", &mut selector_entry);
+        bytes_field(2, b"web", &mut selector_entry);
+        let mut selector = Vec::new();
+        bytes_field(1, &selector_entry, &mut selector);
+        let mut spec = Vec::new();
+        varint_field(1, 3, &mut spec);
+        bytes_field(2, &selector, &mut spec);
+        bytes_field(3, &template, &mut spec);
+        let mut raw = Vec::new();
+        bytes_field(1, &meta("web", "default"), &mut raw);
+        bytes_field(2, &spec, &mut raw);
+        let d = to_json(&envelope("apps/v1", "Deployment", &raw)).unwrap();
+        assert_eq!(d["spec"]["replicas"], 3);
+        assert_eq!(
+            d["spec"]["selector"],
+            json!({"matchLabels": {"app": "web"}})
+        );
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "nginx:1.27");
+        assert_eq!(c["resources"], json!({"requests": {"cpu": "100m"}}));
+    }
+
+    #[test]
+    fn a_service_port_keeps_a_named_or_numbered_target_port() {
+        for (int_or_string, want) in [
+            (&b"\x08\x01\x1a\x04http"[..], json!("http")),
+            (b"\x10\x50", json!(80)),
+        ] {
+            let mut port = Vec::new();
+            varint_field(3, 80, &mut port);
+            bytes_field(4, int_or_string, &mut port);
+            let mut spec = Vec::new();
+            bytes_field(1, &port, &mut spec);
+            let mut raw = Vec::new();
+            bytes_field(1, &meta("web", "default"), &mut raw);
+            bytes_field(2, &spec, &mut raw);
+            let svc = to_json(&envelope("v1", "Service", &raw)).unwrap();
+            assert_eq!(svc["spec"]["ports"][0]["targetPort"], want);
+        }
+    }
+
+    #[test]
+    fn fields_go_writes_unset_are_left_out() {
+        let mut container = Vec::new();
+        bytes_field(1, b"c", &mut container);
+        bytes_field(5, b"", &mut container);
+        varint_field(16, 0, &mut container);
+        let mut spec = Vec::new();
+        bytes_field(2, &container, &mut spec);
+        bytes_field(10, b"", &mut spec);
+        varint_field(4, 0, &mut spec);
+        let mut raw = Vec::new();
+        bytes_field(1, &meta("p", "default"), &mut raw);
+        bytes_field(2, &spec, &mut raw);
+        let pod = to_json(&envelope("v1", "Pod", &raw)).unwrap();
+        assert_eq!(
+            pod["spec"],
+            json!({"containers": [{"name": "c"}], "terminationGracePeriodSeconds": 0})
+        );
+    }
+
+    #[test]
     fn an_unsupported_kind_is_a_415_naming_it() {
-        let err = to_json(&envelope("apps/v1", "Deployment", &[])).unwrap_err();
-        assert!(matches!(err, Error::UnsupportedMediaType(ref m) if m.contains("Deployment")));
+        let err = to_json(&envelope("batch/v1", "Job", &[])).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedMediaType(ref m) if m.contains("Job")));
     }
 
     #[test]
