@@ -8,8 +8,8 @@ mod files;
 mod get;
 mod kube_table;
 mod quickstart;
-mod server;
 mod rest;
+mod server;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -93,8 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Emulator(cmd) => emulator::run(cmd).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Get(cmd) => get::run(cmd).await,
-            Command::Server(args) => server::run(args).await,
             Command::Up(args) => up::run(args).await,
+            Command::Server(args) => server::run(args).await,
         }
     })
 }
