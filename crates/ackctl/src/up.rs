@@ -95,7 +95,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let kubeconfig_path = walkthrough(&api, &args, &emulator_url, &token_path)
         .await
         .context("the walkthrough failed; the servers stopped")?;
-    print_next_steps(&api_url, &token_path, &kubeconfig_path, &args);
+    print_next_steps(&api_url, &emulator_url, &token_path, &kubeconfig_path);
     if args.once {
         running.stop();
         return Ok(());
@@ -211,6 +211,16 @@ fn seed_cluster(name: &str, secret_id: &str) -> serde_json::Value {
     })
 }
 
+/// Shows `message` on the spinner; without a terminal (the spinner is hidden) prints it as a
+/// line when it changes, so logs and CI still show progress.
+fn progress(bar: &ProgressBar, last: &mut String, message: String) {
+    if bar.is_hidden() && message != *last {
+        println!("  {:>4} s  {message}", bar.elapsed().as_secs());
+    }
+    bar.set_message(message.clone());
+    *last = message;
+}
+
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -223,11 +233,12 @@ fn spinner() -> ProgressBar {
 
 /// Waits, with a spinner showing the server's status, until the cluster runs.
 async fn wait_running(api: &ApiClient, id: i64) -> anyhow::Result<Cluster> {
-    let bar = spinner();
+    let (bar, mut last) = (spinner(), String::new());
     let started = Instant::now();
     loop {
         let cluster = api.cluster(ORG, id).await?;
-        bar.set_message(format!("{} {}", cluster.status, cluster.status_message));
+        let message = format!("{} {}", cluster.status, cluster.status_message);
+        progress(&bar, &mut last, message.trim_end().to_owned());
         match cluster.status.as_str() {
             "RUNNING" => {
                 bar.finish_with_message(format!(
@@ -262,7 +273,7 @@ async fn wait_running(api: &ApiClient, id: i64) -> anyhow::Result<Cluster> {
 
 /// Waits until every node of the seed's cluster has registered and is Ready.
 async fn wait_nodes_ready(client: &kube::Client) -> anyhow::Result<serde_json::Value> {
-    let bar = spinner();
+    let (bar, mut last) = (spinner(), String::new());
     let started = Instant::now();
     loop {
         let table = kube_table::get(client, "/api/v1/nodes").await?;
@@ -271,7 +282,11 @@ async fn wait_nodes_ready(client: &kube::Client) -> anyhow::Result<serde_json::V
             .iter()
             .filter(|r| r.get(1).is_some_and(|s| s == "Ready"))
             .count();
-        bar.set_message(format!("{ready}/{EXPECTED_NODES} nodes Ready"));
+        progress(
+            &bar,
+            &mut last,
+            format!("{ready}/{EXPECTED_NODES} nodes Ready"),
+        );
         if ready == EXPECTED_NODES && rows.len() == EXPECTED_NODES {
             bar.finish_and_clear();
             return Ok(table);
@@ -284,7 +299,7 @@ async fn wait_nodes_ready(client: &kube::Client) -> anyhow::Result<serde_json::V
     }
 }
 
-fn print_next_steps(api_url: &str, token_path: &Path, kubeconfig: &Path, args: &UpArgs) {
+fn print_next_steps(api_url: &str, emulator_url: &str, token_path: &Path, kubeconfig: &Path) {
     step("Next");
     println!("  export KUBECONFIG={}", kubeconfig.display());
     println!("  kubectl get pods --all-namespaces");
@@ -294,8 +309,7 @@ fn print_next_steps(api_url: &str, token_path: &Path, kubeconfig: &Path, args: &
         token_path.display()
     );
     println!(
-        "  ackctl get clusters --alibaba-endpoint http://{}   (the cloud's view)",
-        args.emulator_listen
+        "  ackctl get clusters --region eu-central-1 --alibaba-endpoint {emulator_url}   (the cloud's view)"
     );
 }
 
