@@ -209,6 +209,14 @@ impl AckCluster {
     /// Starts the autoscaler on the cluster's auto-scaling pools; returns its cloud-call
     /// counter and the task running it.
     async fn autoscaler(&self) -> (Arc<EssNodeGroups>, tokio::task::JoinHandle<()>) {
+        self.autoscaler_with(Duration::from_secs(10)).await
+    }
+
+    /// The same with `--max-pod-eviction-time` set.
+    async fn autoscaler_with(
+        &self,
+        eviction_timeout: Duration,
+    ) -> (Arc<EssNodeGroups>, tokio::task::JoinHandle<()>) {
         let groups = Arc::new(
             EssNodeGroups::new(
                 self.cloud.clone(),
@@ -227,7 +235,7 @@ impl AckCluster {
                 ..planner::Options::default()
             },
             scan_interval: Duration::from_millis(300),
-            eviction_timeout: Duration::from_secs(10),
+            eviction_timeout,
             ..Config::default()
         };
         let autoscaler = Autoscaler::start(
@@ -257,6 +265,28 @@ impl AckCluster {
             .create(&PostParams::default(), &deployment)
             .await
             .unwrap();
+    }
+
+    /// The node a pod of `app` runs on.
+    async fn node_of(&self, app: &str) -> String {
+        Api::<Pod>::namespaced(self.kube.clone(), "default")
+            .list(&ListParams::default().labels(&format!("app={app}")))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find_map(|p| p.spec?.node_name)
+            .unwrap()
+    }
+
+    async fn tainted_for_deletion(&self, node: &str) -> bool {
+        Api::<Node>::all(self.kube.clone())
+            .get(node)
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.taints)
+            .is_some_and(|ts| ts.iter().any(|t| t.key == "ToBeDeletedByClusterAutoscaler"))
     }
 
     async fn scale(&self, name: &str, replicas: i32) {
@@ -418,5 +448,96 @@ async fn gpu_pods_grow_the_gpu_pool_from_zero_and_leave_the_cpu_pool_alone() {
     )
     .await;
     assert_eq!(cluster.emulator.snapshot().orphans(), Vec::<String>::new());
+    task.abort();
+}
+
+/// A drain held up by a PodDisruptionBudget runs in the background for the whole eviction
+/// time; meanwhile the loop goes on and scales up for new pods at once. When the time is up
+/// the node is untainted and stays.
+#[tokio::test]
+async fn a_drain_blocked_by_a_pdb_does_not_hold_up_a_scale_up() {
+    let cluster = AckCluster::create(FaultConfig::default(), &[WORKERS]).await;
+    let group = cluster.groups(&[WORKERS]).await.remove(0);
+    let eviction_timeout = Duration::from_secs(6);
+    let (_calls, task) = cluster.autoscaler_with(eviction_timeout).await;
+
+    // Three one-vCPU pods fill the first worker; a half-vCPU pod then needs a second one.
+    cluster.deploy("big", 3, json!({"cpu": "1"})).await;
+    wait_for("3 big pods Running", Duration::from_secs(30), || async {
+        cluster.pods_of("big").await == (3, 3)
+    })
+    .await;
+    cluster.deploy("small", 1, json!({"cpu": "500m"})).await;
+    wait_for("the small pod Running", Duration::from_secs(30), || async {
+        cluster.pods_of("small").await == (1, 1)
+    })
+    .await;
+    assert_eq!(cluster.group_size(&group).await, (2, 2));
+    let second = cluster.node_of("small").await;
+
+    // The budget allows one disruption as far as the planner can tell (its status says so), but
+    // the eviction API counts healthy pods itself and refuses.
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(cluster.kube.clone(), "default");
+    let pdb = serde_json::from_value(json!({
+        "metadata": {"name": "small"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "small"}}}
+    }))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    pdbs.patch_status(
+        "small",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"disruptionsAllowed": 1, "currentHealthy": 1,
+                                        "desiredHealthy": 1, "expectedPods": 1}}),
+        ),
+    )
+    .await
+    .unwrap();
+
+    // Room for the small pod on the first worker: the second is underutilized and drained.
+    cluster.scale("big", 2).await;
+    wait_for("the drain to start", Duration::from_secs(20), || {
+        cluster.tainted_for_deletion(&second)
+    })
+    .await;
+    let drain_started = tokio::time::Instant::now();
+
+    // Six more pods: one fits the first worker, five need two new ones — now, not after the
+    // drain gives up.
+    cluster.deploy("burst", 6, json!({"cpu": "1"})).await;
+    wait_for(
+        "the scale-up for burst",
+        Duration::from_secs(20),
+        || async { cluster.group_size(&group).await.0 == 4 },
+    )
+    .await;
+    assert!(
+        drain_started.elapsed() < eviction_timeout,
+        "the scale-up waited for the drain ({:?})",
+        drain_started.elapsed()
+    );
+    assert!(cluster.tainted_for_deletion(&second).await);
+
+    // The drain gives up: the node is untainted, says why, and its instance stays.
+    wait_for("the drain to give up", Duration::from_secs(20), || async {
+        !cluster.tainted_for_deletion(&second).await
+    })
+    .await;
+    assert!(drain_started.elapsed() >= eviction_timeout - Duration::from_secs(1));
+    let reasons = cluster.event_reasons().await;
+    assert!(
+        reasons.iter().any(|r| r == "ScaleDownFailed"),
+        "{reasons:?}"
+    );
+    wait_for(
+        "the burst pods Running",
+        Duration::from_secs(30),
+        || async { cluster.pods_of("burst").await == (6, 6) },
+    )
+    .await;
+    assert_eq!(cluster.group_size(&group).await, (4, 4));
+    assert_eq!(cluster.pods_of("small").await, (1, 1));
     task.abort();
 }

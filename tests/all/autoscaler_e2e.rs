@@ -162,7 +162,7 @@ fn config(options: planner::Options) -> Config {
     }
 }
 
-async fn autoscaler<N: NodeGroups>(
+async fn autoscaler<N: NodeGroups + 'static>(
     k: &KubeServer,
     groups: N,
     options: planner::Options,

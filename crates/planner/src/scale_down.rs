@@ -133,6 +133,15 @@ pub fn scale_down(
         removable_at: None,
     };
 
+    // Nodes already being deleted still count in their group's target until their instances go;
+    // min size is judged on what will be left.
+    let mut deleting = vec![0u32; world.groups.len()];
+    for node in &world.nodes {
+        if let (true, Some(g)) = (node.deleting, node.group) {
+            deleting[g as usize] += 1;
+        }
+    }
+
     // Eligibility.
     let mut candidates: Vec<(u32, f64, bool)> = Vec::new();
     for n in 0..world.nodes.len() as u32 {
@@ -175,7 +184,9 @@ pub fn scale_down(
             });
             continue;
         }
-        if targets[g as usize] <= world.groups[g as usize].spec.min_size {
+        if targets[g as usize].saturating_sub(deleting[g as usize])
+            <= world.groups[g as usize].spec.min_size
+        {
             out.unremovable
                 .push(unremovable(n, Reason::NodeGroupMinSizeReached));
             continue;
@@ -365,7 +376,9 @@ pub fn scale_down(
                 .push(with_times(Reason::ScaleDownInCooldown));
             continue;
         }
-        if targets[g] - removed_in_group[g] <= world.groups[g].spec.min_size {
+        if targets[g].saturating_sub(deleting[g] + removed_in_group[g])
+            <= world.groups[g].spec.min_size
+        {
             out.unremovable
                 .push(with_times(Reason::NodeGroupMinSizeReached));
             continue;

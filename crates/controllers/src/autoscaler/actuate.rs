@@ -1,28 +1,32 @@
 //! Carrying a plan out: grow groups, and remove nodes the way cluster-autoscaler does — taint
 //! `ToBeDeletedByClusterAutoscaler`, evict the pods through the Eviction API (PDBs apply), wait
-//! for them to go, then remove the instances from their groups in one call per group, and
-//! delete the Node objects of removed instances.
+//! for them to go, then remove the instances from their groups, and delete the Node objects of
+//! removed instances.
 //!
 //! ```text
 //!  plan.scale_up   ──▶ NodeGroups::increase_size ── failure ──▶ backoff (Memory)
-//!  plan.scale_down ──▶ taint all ──▶ evict + wait (drains run side by side)
-//!                     ──▶ NodeGroups::delete_instances per group ──▶ delete Node objects
-//!                     └─ any failure ──▶ untaint, ScaleDownFailed, last failure time
+//!  plan.scale_down ──▶ taint all ─┬─ empty: NodeGroups::delete_instances, one call per group
+//!                                 └─ with pods: one background task per node (Remover):
+//!                                    evict + wait ──▶ delete_instances ──▶ Finished
+//!                     any failure ──▶ untaint, ScaleDownFailed
 //! ```
+//! Drains run in the background, tracked in `Memory::deletions`, so a drain waiting up to
+//! `--max-pod-eviction-time` on a PodDisruptionBudget never holds up the next loop's scale-up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloud::node_groups::{Groups, NodeGroups};
-use futures_util::future::join_all;
+use cloud::node_groups::{Groups, NodeGroup, NodeGroups};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
 use kube::api::{Api, DeleteParams, EvictParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use planner::Plan;
 use serde_json::json;
+use tokio::task::JoinSet;
 
+use super::deletion::Finished;
 use super::memory::Memory;
 use super::metrics::Metrics;
 use super::snapshot::provider_id;
@@ -34,14 +38,79 @@ pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
 /// How many pods an increase names in events (the plan counts them all).
 const EVENTS_PER_DECISION: usize = 20;
 
-pub struct Actuator<'a, N> {
-    pub client: &'a kube::Client,
-    pub node_groups: &'a N,
-    pub recorder: &'a Recorder,
-    pub metrics: &'a Metrics,
-    pub status_ref: k8s_openapi::api::core::v1::ObjectReference,
-    pub pods: &'a Store<Pod>,
+/// What removing a node needs, owned, so a drain can run as its own task.
+pub struct Remover<N> {
+    pub client: kube::Client,
+    pub node_groups: Arc<N>,
+    pub recorder: Arc<Recorder>,
+    pub metrics: Arc<Metrics>,
+    pub status_ref: ObjectReference,
+    pub pods: Store<Pod>,
     pub eviction_timeout: Duration,
+}
+
+impl<N> Clone for Remover<N> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            node_groups: self.node_groups.clone(),
+            recorder: self.recorder.clone(),
+            metrics: self.metrics.clone(),
+            status_ref: self.status_ref.clone(),
+            pods: self.pods.clone(),
+            eviction_timeout: self.eviction_timeout,
+        }
+    }
+}
+
+/// Drain tasks running in the background, and the node each is for (so a task that panicked
+/// is still accounted for).
+#[derive(Default)]
+pub struct Drains {
+    set: JoinSet<Finished>,
+    nodes: HashMap<tokio::task::Id, String>,
+}
+
+impl Drains {
+    fn spawn<F>(&mut self, node: &str, task: F)
+    where
+        F: std::future::Future<Output = Finished> + Send + 'static,
+    {
+        let handle = self.set.spawn(task);
+        self.nodes.insert(handle.id(), node.to_owned());
+    }
+
+    /// A drain that ended, if any, without waiting.
+    pub fn try_next(&mut self) -> Option<Finished> {
+        let done = self.set.try_join_next_with_id()?;
+        Some(match done {
+            Ok((id, f)) => {
+                self.nodes.remove(&id);
+                f
+            }
+            Err(e) => {
+                let node = self.nodes.remove(&e.id()).unwrap_or_default();
+                Finished {
+                    group: String::new(),
+                    result: Err(format!("the drain of {node} ended abnormally: {e}")),
+                    node,
+                }
+            }
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+/// One loop's actuation.
+pub struct Actuator<'a, N> {
+    pub remover: &'a Remover<N>,
     /// The loop's time, stamped on taints and remembered in `Memory`.
     pub now: Timestamp,
 }
@@ -50,7 +119,11 @@ pub struct Actuator<'a, N> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub nodes_added: u32,
+    /// Nodes removed in this loop: empty ones, and drained ones whose background deletion
+    /// finished since the last loop.
     pub nodes_removed: u32,
+    /// Drains started in the background by this loop.
+    pub drains_started: u32,
     pub pods_evicted: u32,
     pub failures: Vec<String>,
 }
@@ -95,7 +168,7 @@ fn pods_to_evict<'p>(pods: &'p [Arc<Pod>], node: &str) -> Vec<&'p Arc<Pod>> {
         .collect()
 }
 
-impl<N: NodeGroups> Actuator<'_, N> {
+impl<N: NodeGroups + 'static> Actuator<'_, N> {
     pub async fn scale_up(
         &self,
         groups: &Groups,
@@ -117,15 +190,24 @@ impl<N: NodeGroups> Actuator<'_, N> {
                 group.target_size,
                 group.max_size
             );
-            match self.node_groups.increase_size(group, up.delta).await {
+            match self
+                .remover
+                .node_groups
+                .increase_size(group, up.delta)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(group = %group.id, delta = up.delta, pods = up.pods_helped.count, "{message}");
                     outcome.nodes_added += up.delta;
                     memory.last_scale_up = Some(now);
-                    self.metrics.scaled_up_nodes.inc_by(u64::from(up.delta));
-                    self.recorder
+                    self.remover
+                        .metrics
+                        .scaled_up_nodes
+                        .inc_by(u64::from(up.delta));
+                    self.remover
+                        .recorder
                         .emit(
-                            &self.status_ref,
+                            &self.remover.status_ref,
                             EventType::Normal,
                             "ScaledUpGroup",
                             &message,
@@ -143,7 +225,8 @@ impl<N: NodeGroups> Actuator<'_, N> {
                             continue;
                         };
                         if let Some(pod) = index.get(&(ns, n)) {
-                            self.recorder
+                            self.remover
+                                .recorder
                                 .emit(
                                     &reference(&***pod),
                                     EventType::Normal,
@@ -157,13 +240,15 @@ impl<N: NodeGroups> Actuator<'_, N> {
                 Err(e) => {
                     tracing::warn!(group = %group.id, error = %e, "scale-up failed; the group is backed off");
                     memory.scale_up_failed(&group.id, now);
-                    self.metrics
+                    self.remover
+                        .metrics
                         .failed_scale_ups
                         .get_or_create(&vec![("reason", "cloudProviderError".to_owned())])
                         .inc();
-                    self.recorder
+                    self.remover
+                        .recorder
                         .emit(
-                            &self.status_ref,
+                            &self.remover.status_ref,
                             EventType::Warning,
                             "FailedToScaleUpGroup",
                             &format!("{message} failed: {e}"),
@@ -177,6 +262,9 @@ impl<N: NodeGroups> Actuator<'_, N> {
         }
     }
 
+    /// Taints the plan's nodes, removes the empty ones at once (one call per group) and starts
+    /// a background drain for each of the others, recorded in `memory.deletions`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn scale_down(
         &self,
         groups: &Groups,
@@ -184,21 +272,26 @@ impl<N: NodeGroups> Actuator<'_, N> {
         nodes: &[Arc<Node>],
         pods: &[Arc<Pod>],
         memory: &mut Memory,
+        drains: &mut Drains,
         outcome: &mut Outcome,
     ) {
         let now = self.now;
         if plan.scale_down.is_empty() {
             return;
         }
-        let node_api: Api<Node> = Api::all(self.client.clone());
+        let r = self.remover;
+        let node_api: Api<Node> = Api::all(r.client.clone());
         let by_name: HashMap<&str, &Arc<Node>> = nodes
             .iter()
             .filter_map(|n| Some((n.metadata.name.as_deref()?, n)))
             .collect();
 
         // Taint first, so the scheduler stops placing pods there while we drain.
-        let mut chosen = Vec::new();
+        let mut empty: BTreeMap<&str, Vec<(&Arc<Node>, String)>> = BTreeMap::new();
         for d in &plan.scale_down {
+            if memory.deletions.is_deleting(&d.node) {
+                continue;
+            }
             let Some(node) = by_name.get(d.node.as_str()) else {
                 continue;
             };
@@ -211,161 +304,181 @@ impl<N: NodeGroups> Actuator<'_, N> {
             let Some(instance) = group.instances.iter().find(|i| i.provider_id == pid) else {
                 continue;
             };
-            match taint(&node_api, node, now).await {
-                Ok(()) => {
-                    self.recorder
-                        .emit(
-                            &reference(&***node),
-                            EventType::Normal,
-                            "ScaleDown",
-                            "marked the node as toBeDeleted/unschedulable",
-                        )
-                        .await;
-                    chosen.push((d, *node, group, instance.instance_id.clone()));
-                }
-                Err(e) => outcome.failures.push(format!("taint {}: {e}", d.node)),
+            if let Err(e) = taint(&node_api, node, now).await {
+                outcome.failures.push(format!("taint {}: {e}", d.node));
+                continue;
             }
-        }
-
-        let drains = chosen.iter().map(|(d, node, _, _)| async move {
+            r.recorder
+                .emit(
+                    &reference(&***node),
+                    EventType::Normal,
+                    "ScaleDown",
+                    "marked the node as toBeDeleted/unschedulable",
+                )
+                .await;
             if d.reason == "Empty" {
-                return Ok(0);
-            }
-            self.drain(node, pods).await
-        });
-        let results = join_all(drains).await;
-
-        let mut by_group: BTreeMap<&str, Vec<(usize, String)>> = BTreeMap::new();
-        for (i, ((d, node, group, instance), result)) in chosen.iter().zip(results).enumerate() {
-            match result {
-                Ok(evicted) => {
-                    outcome.pods_evicted += evicted;
-                    by_group
-                        .entry(&group.id)
-                        .or_default()
-                        .push((i, instance.clone()));
-                }
-                Err(e) => {
-                    self.fail(
-                        &node_api,
-                        node,
-                        &format!("failed to drain the node: {e}"),
-                        memory,
-                        now,
-                    )
-                    .await;
-                    outcome.failures.push(format!("drain {}: {e}", d.node));
-                }
+                empty
+                    .entry(&group.id)
+                    .or_default()
+                    .push((node, instance.instance_id.clone()));
+            } else {
+                let victims: Vec<Arc<Pod>> =
+                    pods_to_evict(pods, &d.node).into_iter().cloned().collect();
+                memory.deletions.start(&d.node, &group.id, now);
+                outcome.drains_started += 1;
+                let job = r.clone();
+                let (node, group, instance) = (
+                    Arc::clone(node),
+                    group.clone(),
+                    instance.instance_id.clone(),
+                );
+                drains.spawn(&d.node, async move {
+                    job.drain_and_remove(node, group, instance, victims).await
+                });
             }
         }
-        for (group_id, members) in by_group {
+
+        for (group_id, members) in empty {
             let Some(group) = groups.get(group_id) else {
                 continue;
             };
             let ids: Vec<String> = members.iter().map(|(_, id)| id.clone()).collect();
-            match self.node_groups.delete_instances(group, &ids).await {
+            match r.node_groups.delete_instances(group, &ids).await {
                 Ok(()) => {
-                    for (i, _) in &members {
-                        let (d, node, _, _) = &chosen[*i];
+                    memory.last_scale_down_delete = Some(now);
+                    for (node, _) in &members {
                         outcome.nodes_removed += 1;
-                        memory.last_scale_down_delete = Some(now);
-                        let reason = if d.reason == "Empty" {
-                            "empty"
-                        } else {
-                            "underutilized"
-                        };
-                        self.metrics
-                            .scaled_down_nodes
-                            .get_or_create(&vec![("reason", reason.to_owned())])
-                            .inc();
-                        let (status_reason, message) = if d.reason == "Empty" {
-                            (
-                                "ScaleDownEmpty",
-                                format!("Scale-down: removing empty node {}", d.node),
-                            )
-                        } else {
-                            (
-                                "ScaleDown",
-                                format!("Scale-down: node {} removed with drain", d.node),
-                            )
-                        };
-                        tracing::info!(node = %d.node, group = %group.id, "{message}");
-                        self.recorder
-                            .emit(&self.status_ref, EventType::Normal, status_reason, &message)
-                            .await;
-                        self.recorder
-                            .emit(
-                                &reference(&***node),
-                                EventType::Normal,
-                                "ScaleDown",
-                                "node removed by cluster autoscaler",
-                            )
-                            .await;
-                        // The instance is gone; the Node object goes with it (the cloud
-                        // controller manager would do the same a little later).
-                        if let Err(e) = node_api.delete(&d.node, &DeleteParams::default()).await
-                            && !matches!(&e, kube::Error::Api(s) if s.code == 404)
-                        {
-                            tracing::warn!(node = %d.node, error = %e, "deleting the Node object failed");
-                        }
+                        r.removed(node, group, true).await;
                     }
                 }
                 Err(e) => {
-                    for (i, _) in &members {
-                        let (d, node, _, _) = &chosen[*i];
-                        self.fail(
-                            &node_api,
-                            node,
-                            &format!("failed to delete the instance: {e}"),
-                            memory,
-                            now,
-                        )
-                        .await;
-                        outcome.failures.push(format!("remove {}: {e}", d.node));
+                    memory.last_scale_down_fail = Some(now);
+                    for (node, _) in &members {
+                        r.fail(node, &format!("failed to delete the instance: {e}"))
+                            .await;
+                        outcome.failures.push(format!(
+                            "remove {}: {e}",
+                            node.metadata.name.as_deref().unwrap_or_default()
+                        ));
                     }
                 }
             }
         }
     }
+}
 
-    async fn fail(
-        &self,
-        api: &Api<Node>,
-        node: &Node,
-        why: &str,
-        memory: &mut Memory,
-        now: Timestamp,
-    ) {
-        memory.last_scale_down_fail = Some(now);
+impl<N: NodeGroups> Remover<N> {
+    /// One node's deletion, run as its own task: evict its pods, wait for them to go, remove
+    /// its instance from the group; on failure the node is untainted.
+    pub async fn drain_and_remove(
+        self,
+        node: Arc<Node>,
+        group: NodeGroup,
+        instance: String,
+        victims: Vec<Arc<Pod>>,
+    ) -> Finished {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let result = match self.drain(&victims).await {
+            Err(e) => Err(format!("failed to drain the node: {e}")),
+            Ok(evicted) => match self
+                .node_groups
+                .delete_instances(&group, std::slice::from_ref(&instance))
+                .await
+            {
+                Ok(()) => Ok(evicted),
+                Err(e) => Err(format!("failed to delete the instance: {e}")),
+            },
+        };
+        match &result {
+            Ok(_) => self.removed(&node, &group, false).await,
+            Err(why) => self.fail(&node, why).await,
+        }
+        Finished {
+            node: name,
+            group: group.id,
+            result,
+        }
+    }
+
+    /// Events, metrics and the Node object's deletion after an instance was removed.
+    async fn removed(&self, node: &Node, group: &NodeGroup, empty: bool) {
+        let name = node.metadata.name.as_deref().unwrap_or_default();
+        self.metrics
+            .scaled_down_nodes
+            .get_or_create(&vec![(
+                "reason",
+                if empty { "empty" } else { "underutilized" }.to_owned(),
+            )])
+            .inc();
+        let (status_reason, message) = if empty {
+            (
+                "ScaleDownEmpty",
+                format!("Scale-down: removing empty node {name}"),
+            )
+        } else {
+            (
+                "ScaleDown",
+                format!("Scale-down: node {name} removed with drain"),
+            )
+        };
+        tracing::info!(node = %name, group = %group.id, "{message}");
+        self.recorder
+            .emit(&self.status_ref, EventType::Normal, status_reason, &message)
+            .await;
+        self.recorder
+            .emit(
+                &reference(node),
+                EventType::Normal,
+                "ScaleDown",
+                "node removed by cluster autoscaler",
+            )
+            .await;
+        // The instance is gone; the Node object goes with it (the cloud controller manager would
+        // do the same a little later).
+        let api: Api<Node> = Api::all(self.client.clone());
+        if let Err(e) = api.delete(name, &DeleteParams::default()).await
+            && !matches!(&e, kube::Error::Api(s) if s.code == 404)
+        {
+            tracing::warn!(node = %name, error = %e, "deleting the Node object failed");
+        }
+    }
+
+    async fn fail(&self, node: &Node, why: &str) {
         self.metrics
             .errors
             .get_or_create(&vec![("type", "scaleDownError".to_owned())])
             .inc();
-        if let Err(e) = untaint(api, node).await {
+        let api: Api<Node> = Api::all(self.client.clone());
+        if let Err(e) = untaint(&api, node).await {
             tracing::warn!(node = ?node.metadata.name, error = %e, "removing the deletion taint failed");
         }
+        tracing::warn!(node = ?node.metadata.name, "scale-down failed: {why}");
         self.recorder
             .emit(&reference(node), EventType::Warning, "ScaleDownFailed", why)
             .await;
     }
 
-    /// Evicts the node's pods (retrying while PDBs refuse) and waits until they are gone or
+    /// Evicts these pods (retrying while PDBs refuse) and waits until they are gone or
     /// terminating; returns how many were evicted.
-    async fn drain(&self, node: &Node, pods: &[Arc<Pod>]) -> Result<u32, String> {
-        let name = node.metadata.name.as_deref().unwrap_or_default();
+    async fn drain(&self, victims: &[Arc<Pod>]) -> Result<u32, String> {
         let deadline = Instant::now() + self.eviction_timeout;
-        let victims = pods_to_evict(pods, name);
-        for pod in &victims {
+        for pod in victims {
             let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
             let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
             let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
             loop {
-                match api.evict(pod_name, &EvictParams::default()).await {
-                    Ok(_) => {
+                // kube-rs's default client retries a 429 itself, with backoff, for minutes: a
+                // PDB's refusal would hold the drain past the eviction time. Each attempt is
+                // bounded by what is left of it, and a timed-out attempt counts as a refusal.
+                let left = deadline.saturating_duration_since(Instant::now());
+                let attempt =
+                    tokio::time::timeout(left, api.evict(pod_name, &EvictParams::default())).await;
+                match attempt {
+                    Ok(Ok(_)) => {
                         self.metrics.evicted_pods.inc();
                         self.recorder
                             .emit(
-                                &reference(&***pod),
+                                &reference(&**pod),
                                 EventType::Normal,
                                 "ScaleDown",
                                 "deleting pod for node scale down",
@@ -373,12 +486,19 @@ impl<N: NodeGroups> Actuator<'_, N> {
                             .await;
                         break;
                     }
-                    Err(kube::Error::Api(s)) if s.code == 404 => break,
+                    Ok(Err(kube::Error::Api(s))) if s.code == 404 => break,
                     // 429: a PodDisruptionBudget refuses for now.
-                    Err(kube::Error::Api(s)) if s.code == 429 && Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    Ok(Err(kube::Error::Api(s))) if s.code == 429 && Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(500).min(left)).await;
                     }
-                    Err(e) => return Err(format!("evicting {ns}/{pod_name}: {e}")),
+                    Ok(Err(e)) => return Err(format!("evicting {ns}/{pod_name}: {e}")),
+                    Err(_) => {
+                        return Err(format!(
+                            "evicting {ns}/{pod_name}: still refused after {:?} (a \
+                             PodDisruptionBudget?)",
+                            self.eviction_timeout
+                        ));
+                    }
                 }
             }
         }
@@ -436,7 +556,7 @@ async fn taint(api: &Api<Node>, node: &Node, now: Timestamp) -> Result<(), kube:
     .map(|_| ())
 }
 
-async fn untaint(api: &Api<Node>, node: &Node) -> Result<(), kube::Error> {
+pub(super) async fn untaint(api: &Api<Node>, node: &Node) -> Result<(), kube::Error> {
     let taints = taints_without(node, TO_BE_DELETED_TAINT);
     let name = node.metadata.name.as_deref().unwrap_or_default();
     api.patch(

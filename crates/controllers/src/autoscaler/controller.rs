@@ -1,11 +1,13 @@
 //! The autoscaler's main loop: reflectors keep nodes, pods, PDBs and the priority-expander
 //! ConfigMap in memory; each loop refreshes the node groups once, builds the snapshot, plans,
-//! carries the plan out and writes the status — only while this process leads.
+//! carries the plan out and writes the status — only while this process leads. Drains run as
+//! background tasks between loops; each loop first collects the ones that ended.
 //!
 //! ```text
 //!  watch: nodes, pods, pdbs, configmap ─▶ Stores ─┐
 //!  NodeGroups::refresh ──────────────────────────┼─▶ snapshot ─▶ planner::plan ─▶ Actuator
-//!  Memory (unneeded since, last actions) ────────┘                        └─▶ status, events, metrics
+//!  Memory (unneeded since, last actions, ────────┘                     │    └─▶ status, events,
+//!          deletions in flight) ◀── finished drains ◀── drain tasks ◀──┘        metrics
 //! ```
 
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use rand::rngs::SmallRng;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::actuate::{Actuator, Outcome};
+use super::actuate::{Actuator, Drains, Outcome, Remover, TO_BE_DELETED_TAINT};
 use super::memory::Memory;
 use super::metrics::Metrics;
 use super::snapshot::{Converters, Observed, is_unschedulable};
@@ -82,8 +84,11 @@ pub struct LoopReport {
     pub plan_time: Duration,
     pub execute: Duration,
     pub status: Duration,
-    /// Cloud calls made by this loop.
+    /// Cloud calls made by this loop (drains running in the background count where they are
+    /// collected).
     pub calls: CallCount,
+    /// Drains still running in the background when the loop ended.
+    pub deletions_in_flight: usize,
     pub nodes: usize,
     pub pods: usize,
     pub groups: usize,
@@ -100,7 +105,7 @@ impl LoopReport {
 /// The running autoscaler of one cluster.
 pub struct Autoscaler<N> {
     client: kube::Client,
-    node_groups: N,
+    node_groups: Arc<N>,
     config: Config,
     nodes: Store<Node>,
     pods: Store<Pod>,
@@ -110,8 +115,12 @@ pub struct Autoscaler<N> {
     converters: Converters,
     memory: Memory,
     rng: SmallRng,
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
     metrics: Arc<Metrics>,
+    /// Background drains.
+    drains: Drains,
+    /// Whether deletion taints left by an earlier run were cleared.
+    cleaned_up: bool,
 }
 
 impl<N> Drop for Autoscaler<N> {
@@ -119,6 +128,8 @@ impl<N> Drop for Autoscaler<N> {
         for w in &self.watches {
             w.abort();
         }
+        // Dropping the JoinSet aborts the drains; the nodes keep their taint until the next
+        // run clears it, as cluster-autoscaler does on start-up.
     }
 }
 
@@ -146,7 +157,7 @@ where
     (reader, handle)
 }
 
-impl<N: NodeGroups> Autoscaler<N> {
+impl<N: NodeGroups + 'static> Autoscaler<N> {
     /// Starts the watches and waits (up to `sync_timeout`) until each has listed once.
     pub async fn start(
         client: kube::Client,
@@ -166,13 +177,13 @@ impl<N: NodeGroups> Autoscaler<N> {
             watcher::Config::default().fields(&format!("metadata.name={PRIORITY_CONFIG_MAP}")),
         );
         let me = Self {
-            recorder: Recorder::new(
+            recorder: Arc::new(Recorder::new(
                 client.clone(),
                 "cluster-autoscaler",
                 Duration::from_secs(300),
-            ),
+            )),
             client,
-            node_groups,
+            node_groups: Arc::new(node_groups),
             rng: SmallRng::seed_from_u64(config.seed),
             config,
             nodes,
@@ -183,6 +194,8 @@ impl<N: NodeGroups> Autoscaler<N> {
             converters: Converters::default(),
             memory: Memory::default(),
             metrics,
+            drains: Drains::default(),
+            cleaned_up: false,
         };
         let deadline = tokio::time::Instant::now() + sync_timeout;
         let synced = |ok: Result<Result<(), reflector::store::WriterDropped>, _>, what| match ok {
@@ -249,8 +262,59 @@ impl<N: NodeGroups> Autoscaler<N> {
         }
     }
 
+    fn remover(&self) -> Remover<N> {
+        Remover {
+            client: self.client.clone(),
+            node_groups: self.node_groups.clone(),
+            recorder: self.recorder.clone(),
+            metrics: self.metrics.clone(),
+            status_ref: self.status_ref(),
+            pods: self.pods.clone(),
+            eviction_timeout: self.config.eviction_timeout,
+        }
+    }
+
+    /// Takes in the drains that ended since the last loop.
+    fn collect_drains(&mut self, now: Timestamp, outcome: &mut Outcome) {
+        while let Some(finished) = self.drains.try_next() {
+            match &finished.result {
+                Ok(evicted) => {
+                    outcome.nodes_removed += 1;
+                    outcome.pods_evicted += evicted;
+                }
+                Err(why) => outcome
+                    .failures
+                    .push(format!("drain {}: {why}", finished.node)),
+            }
+            self.memory.deletion_finished(&finished, now);
+        }
+    }
+
+    /// Clears `ToBeDeletedByClusterAutoscaler` from nodes no drain of ours is working on: an
+    /// earlier run (or leader) stopped half-way, and the nodes must take pods again.
+    async fn clean_up_taints(&mut self, nodes: &[Arc<Node>]) {
+        let api: Api<Node> = Api::all(self.client.clone());
+        for node in nodes {
+            let name = node.metadata.name.as_deref().unwrap_or_default();
+            let tainted = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .is_some_and(|ts| ts.iter().any(|t| t.key == TO_BE_DELETED_TAINT));
+            if tainted && !self.memory.deletions.is_deleting(name) {
+                tracing::info!(node = %name, "removing a deletion taint left by an earlier run");
+                if let Err(e) = super::actuate::untaint(&api, node).await {
+                    tracing::warn!(node = %name, error = %e, "removing a stale deletion taint failed");
+                }
+            }
+        }
+        self.cleaned_up = true;
+    }
+
     /// One loop at `now`.
     pub async fn run_once(&mut self, now: Timestamp) -> Result<LoopReport, Error> {
+        let mut outcome = Outcome::default();
+        self.collect_drains(now, &mut outcome);
         let before = self.node_groups.calls();
         let start = Instant::now();
         let groups = match self.node_groups.refresh().await {
@@ -272,6 +336,9 @@ impl<N: NodeGroups> Autoscaler<N> {
 
         let t = Instant::now();
         let nodes = self.nodes.state();
+        if !self.cleaned_up {
+            self.clean_up_taints(&nodes).await;
+        }
         let pods = self.pods.state();
         let pdbs = self.pdbs.state();
         let priority = self
@@ -294,20 +361,15 @@ impl<N: NodeGroups> Autoscaler<N> {
         self.metrics.observe("updateClusterState", snapshot_time);
 
         let t = Instant::now();
-        let plan = planner::plan(&snapshot, &self.config.options, now, &mut self.rng);
+        let options = self.memory.deletions.budget(&self.config.options);
+        let plan = planner::plan(&snapshot, &options, now, &mut self.rng);
         let plan_time = t.elapsed();
         self.metrics.observe("scaleUp", plan_time);
 
         let t = Instant::now();
-        let mut outcome = Outcome::default();
+        let remover = self.remover();
         let actuator = Actuator {
-            client: &self.client,
-            node_groups: &self.node_groups,
-            recorder: &self.recorder,
-            metrics: &self.metrics,
-            status_ref: self.status_ref(),
-            pods: &self.pods,
-            eviction_timeout: self.config.eviction_timeout,
+            remover: &remover,
             now,
         };
         actuator
@@ -320,6 +382,7 @@ impl<N: NodeGroups> Autoscaler<N> {
                 &nodes,
                 &pods,
                 &mut self.memory,
+                &mut self.drains,
                 &mut outcome,
             )
             .await;
@@ -344,6 +407,7 @@ impl<N: NodeGroups> Autoscaler<N> {
                 describe: after.describe - before.describe,
                 mutate: after.mutate - before.mutate,
             },
+            deletions_in_flight: self.memory.deletions.len(),
             nodes: nodes.len(),
             pods: pods.len(),
             groups: groups.groups.len(),

@@ -1,11 +1,14 @@
 //! What the autoscaler remembers between loops: since when each node has been unneeded, when it
-//! last scaled up or down, and which groups are backed off after failing to scale up. Pure data
-//! updated from plans and outcomes; the planner reads it through the snapshot.
+//! last scaled up or down, which groups are backed off after failing to scale up, and which
+//! nodes are being deleted in the background. Pure data updated from plans and outcomes; the
+//! planner reads it through the snapshot.
 
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use planner::Plan;
+
+use super::deletion::{DeletionTracker, Finished};
 
 /// cluster-autoscaler's scale-up backoff: 5 minutes, doubling up to 30, forgotten after 3 hours
 /// without failure.
@@ -26,6 +29,8 @@ pub struct Memory {
     pub last_scale_up: Option<Timestamp>,
     pub last_scale_down_delete: Option<Timestamp>,
     pub last_scale_down_fail: Option<Timestamp>,
+    /// Drains under way.
+    pub deletions: DeletionTracker,
     backoffs: BTreeMap<String, Backoff>,
 }
 
@@ -54,6 +59,15 @@ impl Memory {
                 last_failure: now,
             },
         );
+    }
+
+    /// Records how a background deletion ended (collected at `now`).
+    pub fn deletion_finished(&mut self, finished: &Finished, now: Timestamp) {
+        self.deletions.finish(finished);
+        match finished.result {
+            Ok(_) => self.last_scale_down_delete = Some(now),
+            Err(_) => self.last_scale_down_fail = Some(now),
+        }
     }
 
     /// Remembers which nodes the plan found unneeded and since when; every other node starts
@@ -96,6 +110,26 @@ mod tests {
         }
         assert_eq!(m.backoff_until("g", at(120)), Some(at(150)));
         assert_eq!(m.backoffs(at(121)).count(), 1);
+    }
+
+    #[test]
+    fn a_finished_deletion_starts_the_delete_or_the_failure_cool_down() {
+        let mut m = Memory::default();
+        m.deletions.start("n1", "g", at(0));
+        m.deletions.start("n2", "g", at(0));
+        let done = |node: &str, result| Finished {
+            node: node.into(),
+            group: "g".into(),
+            result,
+        };
+        m.deletion_finished(&done("n1", Ok(2)), at(3));
+        assert_eq!(
+            (m.last_scale_down_delete, m.last_scale_down_fail),
+            (Some(at(3)), None)
+        );
+        m.deletion_finished(&done("n2", Err("PDB".into())), at(4));
+        assert_eq!(m.last_scale_down_fail, Some(at(4)));
+        assert!(m.deletions.is_empty());
     }
 
     #[test]

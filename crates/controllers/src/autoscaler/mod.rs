@@ -7,11 +7,13 @@
 //!  memory       what is remembered between loops                       (pure)
 //!  status       the cluster-autoscaler-status ConfigMap text            (pure)
 //!  actuate      scale-up, taint/evict/remove for scale-down             (I/O)
+//!  deletion     drains running in the background, as NodeDeletionTracker (pure)
 //!  metrics      cluster_autoscaler_* metrics, /metrics, /health-check
 //! ```
 
 pub mod actuate;
 pub mod controller;
+pub mod deletion;
 pub mod memory;
 pub mod metrics;
 pub mod snapshot;

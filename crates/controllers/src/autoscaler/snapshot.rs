@@ -21,6 +21,7 @@ use planner::model::{self, PriorityConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::actuate::TO_BE_DELETED_TAINT;
 use super::memory::Memory;
 
 /// Kubernetes objects converted to planner objects, reconverted only when their
@@ -126,7 +127,20 @@ impl Converters {
         memory: &Memory,
         now: Timestamp,
     ) -> model::Snapshot {
-        let nodes = self.nodes.convert(observed.nodes);
+        let mut nodes = self.nodes.convert(observed.nodes);
+        // A node whose drain started is going away even if the watch has not shown its taint
+        // yet: the planner must neither place pods on it nor pick it again.
+        for n in &mut nodes {
+            if memory.deletions.is_deleting(&n.metadata.name)
+                && !n.spec.taints.iter().any(|t| t.key == TO_BE_DELETED_TAINT)
+            {
+                n.spec.taints.push(model::Taint {
+                    key: TO_BE_DELETED_TAINT.into(),
+                    value: None,
+                    effect: "NoSchedule".into(),
+                });
+            }
+        }
         let wanted: Vec<Arc<Pod>> = observed
             .pods
             .iter()

@@ -386,6 +386,44 @@ fn an_exhausted_pdb_blocks_the_drain() {
 }
 
 #[test]
+fn nodes_already_being_deleted_count_against_the_group_minimum() {
+    // Three empty nodes in a group of min 1, one of them already being drained: only one more
+    // may go, or the group would end below its minimum once both deletions finish.
+    let nodes = vec![
+        taint(
+            four_cpu("a"),
+            crate::cluster::TO_BE_DELETED_TAINT,
+            "NoSchedule",
+        ),
+        four_cpu("b"),
+        four_cpu("c"),
+    ];
+    let mut v = snapshot(
+        nodes,
+        vec![],
+        vec![group("g", 1, 5, 3, &["a", "b", "c"], four_cpu("t"))],
+    );
+    v["unneededSince"] = json!({"a": "2025-12-31T00:00:00Z", "b": "2025-12-31T00:00:00Z",
+                                "c": "2025-12-31T00:00:00Z"});
+    let p = run(v, &Options::default());
+    let removed: Vec<&str> = p.scale_down.iter().map(|d| d.node.as_str()).collect();
+    assert_eq!(removed, ["b"]);
+    let reasons: Vec<(&str, Reason)> = p
+        .unremovable
+        .iter()
+        .map(|u| (u.node.as_str(), u.reason))
+        .collect();
+    assert!(
+        reasons.contains(&("a", Reason::CurrentlyBeingDeleted)),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("c", Reason::NodeGroupMinSizeReached)),
+        "{reasons:?}"
+    );
+}
+
+#[test]
 fn the_plan_is_the_same_for_the_same_seed() {
     let s = scenarios::small(3, 2, 12, 300, 15, 60);
     let now = scenarios::NOW.parse().unwrap();
