@@ -89,6 +89,7 @@ async fn seed_walkthrough(db: Db) {
     // The cluster list shows it with status and message.
     let list = server.get("/api/v1/orgs/1/clusters").await;
     assert_eq!(list.body["clusters"][0]["status"], "RUNNING");
+    assert_eq!(list.body["clusters"][0]["nodePools"]["pool1"]["count"], 1);
     assert_eq!(
         list.body["clusters"][0]["statusMessage"],
         "cluster is running"
@@ -159,17 +160,14 @@ async fn seed_walkthrough(db: Db) {
     );
 }
 
-/// Runs the real kubectl with the served kubeconfig when the emulator answers the Kubernetes
-/// API at that address (kube-emu wired in) and kubectl is installed; the seed shows 3 masters
-/// and 1 worker, all Ready.
+/// Runs the real kubectl with the served kubeconfig against the emulator's Kubernetes API of the
+/// cluster: as in the seed, 3 masters and 1 worker, all Ready, named `<region>.<instance-id>`.
 async fn kubectl_sees_the_seed_nodes(kubeconfig: &str, env: &Env) {
-    let Some(server) = kubeconfig
+    let server = kubeconfig
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("server:"))
         .map(|s| s.trim().trim_matches('"').to_owned())
-    else {
-        return;
-    };
+        .expect("a server in the kubeconfig");
     let http = reqwest::Client::builder()
         .no_proxy()
         .danger_accept_invalid_certs(true)
@@ -185,10 +183,14 @@ async fn kubectl_sees_the_seed_nodes(kubeconfig: &str, env: &Env) {
         .arg("--client")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !serving || !kubectl {
-        eprintln!("kubectl check skipped: API served {serving}, kubectl installed {kubectl}");
-        return;
-    }
+    assert!(
+        serving,
+        "the kubeconfig's server {server} does not answer /version"
+    );
+    assert!(
+        kubectl,
+        "kubectl is not installed; scripts/test installs it (the seed's check needs the real client)"
+    );
     let path = env.dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
     let out = tokio::process::Command::new("kubectl")
@@ -217,6 +219,7 @@ async fn kubectl_sees_the_seed_nodes(kubeconfig: &str, env: &Env) {
         3,
         "{text}"
     );
+    eprintln!("kubectl get nodes with the served kubeconfig:\n{text}");
     assert!(
         rows.iter().all(|r| r[0].starts_with("eu-central-1.i-")),
         "{text}"

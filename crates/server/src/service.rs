@@ -481,11 +481,22 @@ pub async fn list_clusters(
         .store
         .list_clusters(org, after.map(ClusterId), limit.unwrap_or(100))
         .await?;
-    let mut clusters = Vec::with_capacity(page.clusters.len());
-    for c in &page.clusters {
-        let pools = app.store.list_node_pools(c.id).await?;
-        clusters.push(ClusterView::new(c, &pools));
+    // The page's node pools in one query rather than one per cluster.
+    let mut pools: BTreeMap<ClusterId, Vec<store::NodePool>> = BTreeMap::new();
+    if let Some(last) = page.clusters.last() {
+        for pool in app
+            .store
+            .list_node_pools_in_range(org, after.map(ClusterId), last.id)
+            .await?
+        {
+            pools.entry(pool.cluster_id).or_default().push(pool);
+        }
     }
+    let clusters = page
+        .clusters
+        .iter()
+        .map(|c| ClusterView::new(c, pools.get(&c.id).map_or(&[][..], Vec::as_slice)))
+        .collect();
     Ok(ClusterList {
         clusters,
         next: page.next.map(|c| c.0),

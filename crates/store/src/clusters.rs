@@ -468,6 +468,29 @@ impl Store {
         rows.iter().map(pool_from_row).collect()
     }
 
+    /// The node pools of the organisation's live clusters with ids in `(after, last]` (one
+    /// page of [`Store::list_clusters`]) in one query, ordered by cluster and name.
+    pub async fn list_node_pools_in_range(
+        &self,
+        org: OrgId,
+        after: Option<ClusterId>,
+        last: ClusterId,
+    ) -> Result<Vec<NodePool>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.cluster_id, p.name, p.spec, p.status, p.cloud_ids, p.created_at_ms,
+                    p.updated_at_ms, p.revision
+             FROM node_pools p JOIN clusters c ON c.id = p.cluster_id
+             WHERE c.org_id = $1 AND c.id > $2 AND c.id <= $3 AND c.status <> 'DELETED'
+             ORDER BY p.cluster_id, p.name",
+        )
+        .bind(org.0)
+        .bind(after.map_or(0, |c| c.0))
+        .bind(last.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pool_from_row).collect()
+    }
+
     /// Writes the pool's spec, status and cloud ids if it is still at `pool.revision`.
     pub async fn update_node_pool(&self, pool: &NodePool, now: Timestamp) -> Result<NodePool> {
         let row = sqlx::query(
