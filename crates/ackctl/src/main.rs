@@ -3,6 +3,8 @@
 
 mod autoscaler;
 mod autoscaler_run;
+mod cluster_cmd;
+mod cluster_config;
 mod emulator;
 mod files;
 mod get;
@@ -46,6 +48,17 @@ enum Command {
     Autoscaler(autoscaler::AutoscalerCommand),
     /// Run the local Alibaba Cloud emulator (ECS, ESS, ACK, ECI, SLB, VPC), or benchmark it.
     Emulator(emulator::EmulatorCommand),
+    /// Create a cluster (from a ClusterConfig file or flags) or a secret, through an ackctl server.
+    #[command(subcommand)]
+    Create(cluster_cmd::CreateCommand),
+    /// Delete a cluster through an ackctl server.
+    #[command(subcommand)]
+    Delete(cluster_cmd::DeleteCommand),
+    /// Resize a node pool through an ackctl server.
+    #[command(subcommand)]
+    Scale(cluster_cmd::ScaleCommand),
+    /// Write a cluster's kubeconfig (from an ackctl server) to a file.
+    WriteKubeconfig(cluster_cmd::WriteKubeconfigArgs),
     /// List regions, zones, instance types, instances, scaling groups, ACK clusters, node pools
     /// or nodes.
     Get(get::GetCommand),
@@ -91,6 +104,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Autoscaler(cmd) => autoscaler::run(cmd).await,
             Command::Emulator(cmd) => emulator::run(cmd).await,
+            Command::Create(cmd) => cluster_cmd::create(cmd).await,
+            Command::Delete(cmd) => cluster_cmd::delete(cmd).await,
+            Command::Scale(cmd) => cluster_cmd::scale(cmd).await,
+            Command::WriteKubeconfig(args) => cluster_cmd::write_kubeconfig(args).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Get(cmd) => get::run(cmd).await,
             Command::Up(args) => up::run(args).await,

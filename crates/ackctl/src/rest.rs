@@ -61,7 +61,7 @@ impl ApiClient {
         }
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -97,7 +97,7 @@ impl ApiClient {
         anyhow::bail!("{method} {path} failed with {status}: {detail}")
     }
 
-    async fn json<T: DeserializeOwned>(
+    pub(crate) async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
