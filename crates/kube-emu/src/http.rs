@@ -16,6 +16,7 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::discovery;
@@ -24,7 +25,7 @@ use crate::patch::PatchType;
 use crate::protobuf;
 use crate::resources::{ResourceType, lookup_gvr};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{ApiServer, Change, EventType, ListOptions, Target};
+use crate::store::{ApiServer, Change, Encoding, EventType, ListOptions, ListPage, Target};
 use crate::table;
 
 /// What the router needs: the cluster's API and the bearer token its kubeconfig carries.
@@ -349,6 +350,86 @@ fn list_options(rt: &ResourceType, q: &Query) -> Result<ListOptions, Error> {
     })
 }
 
+/// Bodies of lists are produced in chunks of about this size, so a 30,000-pod list is on the
+/// wire while the rest is still being written, and never held whole in memory.
+const LIST_CHUNK: usize = 256 << 10;
+
+/// A list response: `head`, each item written by `write` (comma-separated), `tail`. One that
+/// fits in a chunk is sent with a Content-Length; a bigger one is streamed chunk by chunk,
+/// each written when the connection wants it, with the runtime's cooperative budget consumed
+/// between chunks so a huge list does not starve the other connections.
+fn list_body<F>(
+    ct: &'static str,
+    head: Vec<u8>,
+    page: ListPage,
+    write: F,
+    tail: &'static [u8],
+) -> Response
+where
+    F: FnMut(&mut Vec<u8>, &Value, &Encoding) + Send + 'static,
+{
+    let mut chunks = ListChunks {
+        head: Some(head),
+        items: page.items,
+        encodings: page.encodings,
+        next: 0,
+        write,
+        tail,
+        done: false,
+    };
+    let first = chunks.next_chunk().unwrap_or_default();
+    if chunks.done {
+        return bytes_response(200, ct, first);
+    }
+    let stream =
+        futures_util::stream::unfold((Some(first), chunks), |(first, mut chunks)| async move {
+            if let Some(f) = first {
+                return Some((Ok::<_, Infallible>(Bytes::from(f)), (None, chunks)));
+            }
+            tokio::task::consume_budget().await;
+            let c = chunks.next_chunk()?;
+            Some((Ok(Bytes::from(c)), (None, chunks)))
+        });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
+    r
+}
+
+struct ListChunks<F> {
+    head: Option<Vec<u8>>,
+    items: Vec<Arc<Value>>,
+    encodings: Vec<Arc<Encoding>>,
+    next: usize,
+    write: F,
+    tail: &'static [u8],
+    done: bool,
+}
+
+impl<F: FnMut(&mut Vec<u8>, &Value, &Encoding)> ListChunks<F> {
+    fn next_chunk(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let mut out = self
+            .head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(LIST_CHUNK + (LIST_CHUNK >> 3)));
+        while self.next < self.items.len() && out.len() < LIST_CHUNK {
+            if self.next > 0 {
+                out.push(b',');
+            }
+            (self.write)(&mut out, &self.items[self.next], &self.encodings[self.next]);
+            self.next += 1;
+        }
+        if self.next == self.items.len() {
+            out.extend_from_slice(self.tail);
+            self.done = true;
+        }
+        Some(out)
+    }
+}
+
 fn wants_table(accept: &str) -> bool {
     accept
         .split(',')
@@ -405,49 +486,49 @@ async fn resource(
             }
             if table {
                 let now = api.now_ms();
-                let rows: Vec<Value> = page
-                    .items
-                    .iter()
-                    .map(|o| table::row(rt, o, now, full_object))
-                    .collect();
-                let t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                               "columnDefinitions": table::column_definitions(rt), "rows": rows});
-                return Ok(bytes_response(
-                    200,
+                let mut head = Vec::new();
+                table::write_head(&mut head, rt, &meta, true);
+                return Ok(list_body(
                     TABLE_CONTENT_TYPE,
-                    t.to_string().into_bytes(),
+                    head,
+                    page,
+                    move |out, o, enc| table::write_row(out, rt, o, enc, now, full_object),
+                    table::TAIL,
                 ));
             }
-            // Written by hand so 30,000 items serialize straight from the shared objects.
             let (kind, av) = list_kind_api_version(rt);
-            let mut buf = Vec::with_capacity(page.items.len() * 1024 + 256);
-            buf.extend_from_slice(
-                format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{av}\",\"metadata\":").as_bytes(),
-            );
-            serde_json::to_writer(&mut buf, &meta).map_err(|e| Error::Internal(e.to_string()))?;
-            buf.extend_from_slice(b",\"items\":[");
-            for (i, o) in page.items.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                serde_json::to_writer(&mut buf, &**o)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-            }
-            buf.extend_from_slice(b"]}");
-            Ok(bytes_response(200, "application/json", buf))
+            let mut head =
+                format!("{{\"kind\":\"{kind}\",\"apiVersion\":\"{av}\",\"metadata\":").into_bytes();
+            serde_json::to_writer(&mut head, &meta).map_err(|e| Error::Internal(e.to_string()))?;
+            head.extend_from_slice(b",\"items\":[");
+            Ok(list_body(
+                "application/json",
+                head,
+                page,
+                |out, o, enc| out.extend_from_slice(enc.json(o)),
+                b"]}",
+            ))
         }
         (Method::GET, Some(name), None | Some("status")) => {
-            let o = api.get(rt, ns, name)?;
+            let o = api.get_arc(rt, ns, name)?;
             if table {
-                let t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-                               "metadata": {"resourceVersion": o["metadata"]["resourceVersion"]},
-                               "columnDefinitions": table::column_definitions(rt),
-                               "rows": [table::row(rt, &o, api.now_ms(), full_object)]});
-                return Ok(bytes_response(
-                    200,
-                    TABLE_CONTENT_TYPE,
-                    t.to_string().into_bytes(),
-                ));
+                let mut t = Vec::new();
+                table::write_head(
+                    &mut t,
+                    rt,
+                    &json!({"resourceVersion": o["metadata"]["resourceVersion"]}),
+                    true,
+                );
+                table::write_row(
+                    &mut t,
+                    rt,
+                    &o,
+                    &Encoding::default(),
+                    api.now_ms(),
+                    full_object,
+                );
+                t.extend_from_slice(table::TAIL);
+                return Ok(bytes_response(200, TABLE_CONTENT_TYPE, t));
             }
             Ok(json_response(200, &o))
         }
@@ -702,10 +783,17 @@ fn watch(
             tx,
         };
         let mut last_rv = start.rv;
+        let mut batch = Batch::default();
         for c in &start.initial {
-            if !w.send(c).await {
+            if let Some(line) = w.line(c) {
+                batch.push(line);
+            }
+            if batch.full() && !w.flush(&mut batch).await {
                 return;
             }
+        }
+        if !w.flush(&mut batch).await {
+            return;
         }
         if send_initial && !w.bookmark(last_rv, true).await {
             return;
@@ -722,18 +810,42 @@ fn watch(
         let mut sent_final = false;
         loop {
             tokio::select! {
-                msg = live.recv() => match msg {
-                    Ok(c) => {
-                        if c.rv <= last_rv { continue; }
-                        last_rv = c.rv;
-                        if !w.send(&c).await { return; }
+                msg = live.recv() => {
+                    // The changes already waiting go out in the same write as this one: under
+                    // a burst, one channel send and one socket write carry many events.
+                    let mut msg = msg.map_err(|e| match e {
+                        broadcast::error::RecvError::Lagged(n) => TryRecvError::Lagged(n),
+                        broadcast::error::RecvError::Closed => TryRecvError::Closed,
+                    });
+                    loop {
+                        match msg {
+                            Ok(c) => {
+                                if c.rv > last_rv {
+                                    last_rv = c.rv;
+                                    if let Some(line) = w.line(&c) {
+                                        batch.push(line);
+                                    }
+                                }
+                            }
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Lagged(_)) => {
+                                if w.flush(&mut batch).await {
+                                    let _ = w.tx.send(expired_event(&format!("too old resource version: {last_rv} ({})", w.api.resource_version()))).await;
+                                }
+                                return;
+                            }
+                            Err(TryRecvError::Closed) => {
+                                w.flush(&mut batch).await;
+                                return;
+                            }
+                        }
+                        if batch.full() {
+                            break;
+                        }
+                        msg = live.try_recv();
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = w.tx.send(expired_event(&format!("too old resource version: {last_rv} ({})", w.api.resource_version()))).await;
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+                    if !w.flush(&mut batch).await { return; }
+                }
                 _ = tick.tick(), if bookmarks => { if !w.bookmark(last_rv, false).await { return; } }
                 _ = tokio::time::sleep_until(final_bookmark), if bookmarks && !sent_final => {
                     sent_final = true;
@@ -765,32 +877,83 @@ struct Watcher {
     tx: mpsc::Sender<Bytes>,
 }
 
-impl Watcher {
-    /// Sends the change if this watcher sees it; false once the client is gone.
-    async fn send(&mut self, c: &Change) -> bool {
-        if !std::ptr::eq(c.rt, self.rt) {
-            return true;
-        }
-        let Some(kind) = classify(self.rt, self.ns.as_deref(), &self.opts, c) else {
-            return true;
-        };
-        let object = if self.table {
-            let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-                               "metadata": {"resourceVersion": c.object["metadata"]["resourceVersion"]},
-                               "columnDefinitions": [],
-                               "rows": [table::row(self.rt, &c.object, self.api.now_ms(), self.full_object)]});
-            if self.first {
-                t["columnDefinitions"] = table::column_definitions(self.rt);
+/// Event lines waiting to be written together.
+#[derive(Default)]
+enum Batch {
+    #[default]
+    Empty,
+    /// One line, still the shared bytes every watcher of the change sends.
+    One(Bytes),
+    Many(Vec<u8>),
+}
+
+/// A batch this big is written before more is added.
+const BATCH_BYTES: usize = 256 << 10;
+
+impl Batch {
+    fn push(&mut self, line: Bytes) {
+        *self = match std::mem::take(self) {
+            Batch::Empty => Batch::One(line),
+            Batch::One(first) => {
+                let mut v = Vec::with_capacity((first.len() + line.len()) * 4);
+                v.extend_from_slice(&first);
+                v.extend_from_slice(&line);
+                Batch::Many(v)
             }
-            t
-        } else {
-            (*c.object).clone()
+            Batch::Many(mut v) => {
+                v.extend_from_slice(&line);
+                Batch::Many(v)
+            }
         };
+    }
+
+    fn full(&self) -> bool {
+        matches!(self, Batch::Many(v) if v.len() >= BATCH_BYTES)
+    }
+}
+
+impl Watcher {
+    /// The event line for the change, if this watcher sees it.
+    fn line(&mut self, c: &Change) -> Option<Bytes> {
+        if !std::ptr::eq(c.rt, self.rt) {
+            return None;
+        }
+        let kind = classify(self.rt, self.ns.as_deref(), &self.opts, c)?;
+        if !self.table {
+            return Some(c.line(kind));
+        }
+        // A one-row Table; the column definitions ride on the first event only.
+        let mut b = b"{\"object\":".to_vec();
+        table::write_head(
+            &mut b,
+            self.rt,
+            &json!({"resourceVersion": c.object["metadata"]["resourceVersion"]}),
+            self.first,
+        );
+        table::write_row(
+            &mut b,
+            self.rt,
+            &c.object,
+            &c.json,
+            self.api.now_ms(),
+            self.full_object,
+        );
+        b.extend_from_slice(table::TAIL);
+        b.extend_from_slice(b",\"type\":\"");
+        b.extend_from_slice(kind.as_str().as_bytes());
+        b.extend_from_slice(b"\"}\n");
         self.first = false;
-        self.tx
-            .send(line(&json!({"type": kind.as_str(), "object": object})))
-            .await
-            .is_ok()
+        Some(Bytes::from(b))
+    }
+
+    /// Writes the batch; false once the client is gone.
+    async fn flush(&mut self, batch: &mut Batch) -> bool {
+        let bytes = match std::mem::take(batch) {
+            Batch::Empty => return true,
+            Batch::One(b) => b,
+            Batch::Many(v) => Bytes::from(v),
+        };
+        self.tx.send(bytes).await.is_ok()
     }
 
     async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {

@@ -109,6 +109,9 @@ impl LabelSelector {
 
     /// Whether an object's `metadata.labels` satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
         let labels = &obj["metadata"]["labels"];
         self.0.iter().all(|(k, op)| {
             let v = labels.get(k).and_then(Value::as_str);

@@ -12,8 +12,10 @@
 //! hold, so replay-from-history plus live changes have neither gaps nor duplicates.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use axum::body::Bytes;
 use base64::Engine as _;
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::{Map, Value, json};
@@ -24,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::patch::{PatchType, json_patch, merge_patch, strategic_merge};
 use crate::resources::{RESOURCES, ResourceType, lookup};
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::table::CellsTemplate;
 
 /// The kind of a watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,98 @@ pub struct Change {
     pub object: Arc<Value>,
     /// The object before the write, so selector-filtered watchers can tell enter from leave.
     pub prev: Option<Arc<Value>>,
+    /// `object`'s JSON, made once and shared by every watcher and list that sends it.
+    pub json: Arc<Encoding>,
+    /// The watch line for `kind` (`{"object":…,"type":…}` and a newline), made once.
+    line: OnceLock<Bytes>,
+}
+
+impl Change {
+    /// The JSON watch event line for this change sent as `kind` (a selector-filtered watcher
+    /// may see a MODIFIED as ADDED or DELETED). The line for the change's own kind is made
+    /// once and shared by every watcher.
+    pub fn line(&self, kind: EventType) -> Bytes {
+        let make = || {
+            let json = self.json.json(&self.object);
+            let mut b = Vec::with_capacity(json.len() + 32);
+            b.extend_from_slice(b"{\"object\":");
+            b.extend_from_slice(json);
+            b.extend_from_slice(b",\"type\":\"");
+            b.extend_from_slice(kind.as_str().as_bytes());
+            b.extend_from_slice(b"\"}\n");
+            Bytes::from(b)
+        };
+        if kind == self.kind {
+            self.line.get_or_init(make).clone()
+        } else {
+            make()
+        }
+    }
+}
+
+/// An object's JSON encoding, made at most once (on the first list or watch that sends it) and
+/// shared from then on, as the real API server's watch cache shares its serializations. The
+/// bytes are exactly `serde_json::to_vec(object)`; the span of `metadata` inside them is kept
+/// so Tables send an object's metadata without encoding it again.
+#[derive(Debug, Default)]
+pub struct Encoding {
+    full: OnceLock<(Bytes, Range<usize>)>,
+    /// The metadata alone, for when a Table wants it before anything wanted the whole object.
+    meta: OnceLock<Bytes>,
+    /// The object's Table cells, less their ages.
+    cells: OnceLock<CellsTemplate>,
+}
+
+impl Encoding {
+    /// The object's JSON.
+    pub fn json(&self, obj: &Value) -> &Bytes {
+        &self.full.get_or_init(|| encode_with_metadata_span(obj)).0
+    }
+
+    /// The JSON of the object's `metadata`: a slice of the whole encoding when there is one,
+    /// otherwise encoded (and kept) alone.
+    pub fn metadata(&self, obj: &Value) -> Bytes {
+        if let Some((b, span)) = self.full.get() {
+            return b.slice(span.clone());
+        }
+        self.meta
+            .get_or_init(|| Bytes::from(serde_json::to_vec(&obj["metadata"]).unwrap_or_default()))
+            .clone()
+    }
+
+    /// The object's Table cells (of resource type `rt`, the one it is stored as).
+    pub fn cells(&self, rt: &ResourceType, obj: &Value) -> &CellsTemplate {
+        self.cells.get_or_init(|| CellsTemplate::new(rt, obj))
+    }
+}
+
+/// `serde_json::to_vec(obj)`, written key by key (serde_json's maps are sorted, so the order is
+/// the same) to note where `metadata`'s value lies.
+fn encode_with_metadata_span(obj: &Value) -> (Bytes, Range<usize>) {
+    let Value::Object(m) = obj else {
+        return (
+            Bytes::from(serde_json::to_vec(obj).unwrap_or_default()),
+            0..0,
+        );
+    };
+    let mut out = Vec::with_capacity(1024);
+    let mut span = 0..0;
+    out.push(b'{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail, and a Value always serializes.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let start = out.len();
+        let _ = serde_json::to_writer(&mut out, v);
+        if k == "metadata" {
+            span = start..out.len();
+        }
+    }
+    out.push(b'}');
+    (Bytes::from(out), span)
 }
 
 /// Which part of an object a write may change.
@@ -79,6 +174,8 @@ pub struct ListOptions {
 #[derive(Debug)]
 pub struct ListPage {
     pub items: Vec<Arc<Value>>,
+    /// Each item's shared encoding, in the same order as `items`.
+    pub encodings: Vec<Arc<Encoding>>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
     pub remaining: Option<u64>,
@@ -125,11 +222,18 @@ impl Default for Config {
 
 type Key = (String, String);
 
+/// A stored object with its (lazily made) encoding.
+#[derive(Clone)]
+struct Entry {
+    object: Arc<Value>,
+    json: Arc<Encoding>,
+}
+
 struct Inner {
     rv: u64,
     /// Changes with an RV at or below this are no longer in `history`.
     compacted: u64,
-    objects: Vec<BTreeMap<Key, Arc<Value>>>,
+    objects: Vec<BTreeMap<Key, Entry>>,
     history: VecDeque<Arc<Change>>,
     logs: BTreeMap<(String, String, String), String>,
     rng: SmallRng,
@@ -312,18 +416,27 @@ impl ApiServer {
         let rv = inner.rv;
         obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let obj = Arc::new(obj);
+        let json = Arc::new(Encoding::default());
         let map = &mut inner.objects[type_index(rt)];
         let prev = if kind == EventType::Deleted {
             map.remove(&key)
         } else {
-            map.insert(key, obj.clone())
+            map.insert(
+                key,
+                Entry {
+                    object: obj.clone(),
+                    json: json.clone(),
+                },
+            )
         };
         let change = Arc::new(Change {
             rv,
             rt,
             kind,
             object: obj.clone(),
-            prev,
+            prev: prev.map(|e| e.object),
+            json,
+            line: OnceLock::new(),
         });
         inner.history.push_back(change.clone());
         while inner.history.len() > self.config.history {
@@ -347,7 +460,7 @@ impl ApiServer {
         let nst = lookup("", "namespaces").expect("namespaces are served");
         match inner.objects[type_index(nst)].get(&(String::new(), ns.to_string())) {
             None => Err(not_found(nst, ns)),
-            Some(n) if n["metadata"].get("deletionTimestamp").is_some() => {
+            Some(n) if n.object["metadata"].get("deletionTimestamp").is_some() => {
                 Err(Error::Forbidden(format!(
                     "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                     rt.qualified()
@@ -642,7 +755,7 @@ impl ApiServer {
         let inner = self.lock();
         inner.objects[type_index(rt)]
             .get(&(ns_key(rt, ns), name.to_string()))
-            .cloned()
+            .map(|e| e.object.clone())
             .ok_or_else(|| not_found(rt, name))
     }
 
@@ -672,43 +785,47 @@ impl ApiServer {
             (None, Some(n)) => std::ops::Bound::Included((n.clone(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
-        let mut items = Vec::new();
-        let mut last_key = None;
-        let mut remaining = 0u64;
         let limit = if opts.limit == 0 {
             usize::MAX
         } else {
             opts.limit
         };
-        for (k, obj) in map.range((lower, std::ops::Bound::Unbounded)) {
-            if let Some(n) = &ns_filter
-                && &k.0 != n
-            {
+        let pinned = opts.field.pinned_name();
+        let in_ns = |k: &Key| ns_filter.as_ref().is_none_or(|n| &k.0 == n);
+        let wanted = |k: &Key, e: &Entry| {
+            pinned.is_none_or(|want| k.1 == want)
+                && opts.label.matches(&e.object)
+                && opts.field.matches(rt, &e.object)
+        };
+        let mut range = map
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| in_ns(k));
+        let mut items = Vec::new();
+        let mut encodings = Vec::new();
+        let mut last_key = None;
+        let mut remaining = 0u64;
+        for (k, e) in range.by_ref() {
+            if !wanted(k, e) {
+                continue;
+            }
+            if items.len() == limit {
+                remaining = 1;
                 break;
             }
-            if let Some(want) = opts.field.pinned_name()
-                && k.1 != want
-            {
-                continue;
-            }
-            if !opts.label.matches(obj) || !opts.field.matches(rt, obj) {
-                continue;
-            }
-            if items.len() < limit {
-                items.push(obj.clone());
-                last_key = Some(k.clone());
-            } else {
-                remaining += 1;
-            }
+            items.push(e.object.clone());
+            encodings.push(e.json.clone());
+            last_key = Some(k);
         }
-        let (continue_token, remaining) = if remaining > 0 {
-            let k = last_key.expect("a full page has a last key");
-            (Some(encode_continue(list_rv, &k)), Some(remaining))
-        } else {
-            (None, None)
+        if remaining > 0 {
+            remaining += range.filter(|(k, e)| wanted(k, e)).count() as u64;
+        }
+        let (continue_token, remaining) = match last_key {
+            Some(k) if remaining > 0 => (Some(encode_continue(list_rv, k)), Some(remaining)),
+            _ => (None, None),
         };
         Ok(ListPage {
             items,
+            encodings,
             resource_version: list_rv,
             continue_token,
             remaining,
@@ -758,7 +875,7 @@ impl ApiServer {
         }
         let old = inner.objects[type_index(rt)]
             .get(&key)
-            .cloned()
+            .map(|e| e.object.clone())
             .ok_or_else(|| not_found(rt, name))?;
         if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|v| !v.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
@@ -874,7 +991,10 @@ impl ApiServer {
         }
         let mut inner = self.lock();
         let key = (ns_key(rt, ns), name.to_string());
-        let Some(old) = inner.objects[type_index(rt)].get(&key).cloned() else {
+        let Some(old) = inner.objects[type_index(rt)]
+            .get(&key)
+            .map(|e| e.object.clone())
+        else {
             if ptype == PatchType::Apply && target == Target::Main {
                 drop(inner);
                 let mut obj = patch.clone();
@@ -945,7 +1065,7 @@ impl ApiServer {
         let key = (ns_key(rt, ns), name.to_string());
         let old = inner.objects[type_index(rt)]
             .get(&key)
-            .cloned()
+            .map(|e| e.object.clone())
             .ok_or_else(|| not_found(rt, name))?;
         if let Some(uid) = uid
             && Some(uid) != meta_str(&old, "uid")
@@ -1023,7 +1143,7 @@ impl ApiServer {
             let nst = lookup("", "namespaces").expect("namespaces are served");
             let terminating = inner.objects[type_index(nst)]
                 .get(&(String::new(), key.0.clone()))
-                .is_some_and(|n| n["metadata"].get("deletionTimestamp").is_some());
+                .is_some_and(|n| n.object["metadata"].get("deletionTimestamp").is_some());
             if terminating {
                 self.finish_namespace(inner, &key.0.clone());
             }
@@ -1037,12 +1157,14 @@ impl ApiServer {
             let names: Vec<String> = inner.objects[type_index(rt)]
                 .range((ns.to_string(), String::new())..)
                 .take_while(|(k, _)| k.0 == ns)
-                .filter(|(_, o)| o["metadata"].get("deletionTimestamp").is_none())
+                .filter(|(_, e)| e.object["metadata"].get("deletionTimestamp").is_none())
                 .map(|(k, _)| k.1.clone())
                 .collect();
             for name in names {
                 let key = (ns.to_string(), name.clone());
-                let old = inner.objects[type_index(rt)].get(&key).cloned()?;
+                let old = inner.objects[type_index(rt)]
+                    .get(&key)
+                    .map(|e| e.object.clone())?;
                 if finalizers_empty(&old) {
                     self.commit(inner, rt, key, (*old).clone(), EventType::Deleted);
                 } else {
@@ -1063,7 +1185,9 @@ impl ApiServer {
         }
         let nst = lookup("", "namespaces").expect("namespaces are served");
         let key = (String::new(), ns.to_string());
-        let old = inner.objects[type_index(nst)].get(&key).cloned()?;
+        let old = inner.objects[type_index(nst)]
+            .get(&key)
+            .map(|e| e.object.clone())?;
         let gone = self.commit(inner, nst, key, (*old).clone(), EventType::Deleted);
         Some(Deleted {
             object: (*gone).clone(),
@@ -1114,17 +1238,19 @@ impl ApiServer {
         let initial = match rv.filter(|&v| v != 0) {
             None => inner.objects[type_index(rt)]
                 .values()
-                .filter(|o| in_ns(o))
-                .map(|o| {
-                    let rv = meta_str(o, "resourceVersion")
+                .filter(|e| in_ns(&e.object))
+                .map(|e| {
+                    let rv = meta_str(&e.object, "resourceVersion")
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0);
                     Arc::new(Change {
                         rv,
                         rt,
                         kind: EventType::Added,
-                        object: o.clone(),
+                        object: e.object.clone(),
                         prev: None,
+                        json: e.json.clone(),
+                        line: OnceLock::new(),
                     })
                 })
                 .collect(),
@@ -1174,7 +1300,7 @@ impl ApiServer {
         let key = (ns.to_string(), pod.to_string());
         let old = inner.objects[type_index(rt)]
             .get(&key)
-            .cloned()
+            .map(|e| e.object.clone())
             .ok_or_else(|| not_found(rt, pod))?;
         if let Some(n) = old["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
             return Err(Error::Conflict {
@@ -1217,7 +1343,7 @@ impl ApiServer {
         let key = (ns.to_string(), pod.to_string());
         let target = inner.objects[type_index(pods)]
             .get(&key)
-            .cloned()
+            .map(|e| e.object.clone())
             .ok_or_else(|| not_found(pods, pod))?;
         let terminal = matches!(
             target["status"]["phase"].as_str(),
@@ -1228,12 +1354,12 @@ impl ApiServer {
             let ns_pods: Vec<Arc<Value>> = inner.objects[type_index(pods)]
                 .range((ns.to_string(), String::new())..)
                 .take_while(|(k, _)| k.0 == ns)
-                .map(|(_, v)| v.clone())
+                .map(|(_, e)| e.object.clone())
                 .collect();
             let budgets: Vec<Arc<Value>> = inner.objects[type_index(pdbs)]
                 .range((ns.to_string(), String::new())..)
                 .take_while(|(k, _)| k.0 == ns)
-                .map(|(_, v)| v.clone())
+                .map(|(_, e)| e.object.clone())
                 .collect();
             for pdb in budgets {
                 let Some(sel) = LabelSelector::from_object(&pdb["spec"]["selector"]) else {

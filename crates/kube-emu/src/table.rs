@@ -2,11 +2,14 @@
 //! columns the real server's printers produce (`pkg/printers/internalversion/printers.go`).
 //! Priority-1 columns are the ones kubectl shows only with `-o wide`.
 
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 
 use crate::clock::{human_duration, parse_ms};
 use crate::resources::ResourceType;
 use crate::selector::LabelSelector;
+use crate::store::Encoding;
 
 /// (name, type, priority) of each column.
 type Columns = &'static [(&'static str, &'static str, u8)];
@@ -140,32 +143,182 @@ pub fn column_definitions(rt: &ResourceType) -> Value {
     )
 }
 
+/// One cell: a string (borrowed from the object where it can be), a number, or the age of a
+/// timestamp (ms since the epoch; None when it does not parse), which depends on when the
+/// Table is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    Age(Option<i64>),
+}
+
+impl<'a> From<&'a str> for Cell<'a> {
+    fn from(v: &'a str) -> Self {
+        Cell::Str(Cow::Borrowed(v))
+    }
+}
+
+impl From<String> for Cell<'_> {
+    fn from(v: String) -> Self {
+        Cell::Str(Cow::Owned(v))
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for Cell<'a> {
+    fn from(v: Cow<'a, str>) -> Self {
+        Cell::Str(v)
+    }
+}
+
+impl From<i64> for Cell<'_> {
+    fn from(v: i64) -> Self {
+        Cell::Int(v)
+    }
+}
+
+impl Cell<'_> {
+    fn to_value(&self, now_ms: i64) -> Value {
+        match self {
+            Cell::Str(s) => Value::String(s.to_string()),
+            Cell::Int(n) => Value::from(*n),
+            Cell::Age(ts) => Value::String(age_text(*ts, now_ms)),
+        }
+    }
+}
+
+/// A row's cells as JSON with holes where ages go: what an object contributes to every Table
+/// row of it, whenever it is written. Made once per object version and kept in its
+/// [`Encoding`].
+#[derive(Debug, Default)]
+pub struct CellsTemplate {
+    /// The cells' JSON, without the enclosing brackets, missing the age cells.
+    json: Vec<u8>,
+    /// Where each age cell goes in `json`, and its timestamp.
+    ages: Vec<(usize, Option<i64>)>,
+}
+
+impl CellsTemplate {
+    /// The template of an object's row.
+    pub fn new(rt: &ResourceType, o: &Value) -> Self {
+        let mut t = Self::default();
+        for (n, c) in row_cells(rt, o).iter().enumerate() {
+            if n > 0 {
+                t.json.push(b',');
+            }
+            match c {
+                Cell::Str(s) => write_str(&mut t.json, s),
+                Cell::Int(v) => t.json.extend_from_slice(v.to_string().as_bytes()),
+                Cell::Age(ts) => t.ages.push((t.json.len(), *ts)),
+            }
+        }
+        t
+    }
+
+    /// Appends the cells with their ages as of `now_ms`.
+    fn write(&self, out: &mut Vec<u8>, now_ms: i64) {
+        let mut from = 0;
+        for (at, ts) in &self.ages {
+            out.extend_from_slice(&self.json[from..*at]);
+            // Ages are plain ASCII (digits, units, `<unknown>`): nothing to escape.
+            out.push(b'"');
+            out.extend_from_slice(age_text(*ts, now_ms).as_bytes());
+            out.push(b'"');
+            from = *at;
+        }
+        out.extend_from_slice(&self.json[from..]);
+    }
+}
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-fn or_none(v: &str) -> String {
-    if v.is_empty() {
-        "<none>".into()
-    } else {
-        v.into()
-    }
+fn or_none(v: &str) -> Cow<'_, str> {
+    Cow::Borrowed(if v.is_empty() { "<none>" } else { v })
 }
 
-fn or_unknown(v: &str) -> String {
-    if v.is_empty() {
-        "<unknown>".into()
-    } else {
-        v.into()
-    }
+fn or_unknown(v: &str) -> Cow<'_, str> {
+    Cow::Borrowed(if v.is_empty() { "<unknown>" } else { v })
 }
 
 fn i(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
 
-fn age(ts: &Value, now_ms: i64) -> String {
-    match ts.as_str().and_then(parse_ms) {
+/// Milliseconds since the epoch of a `YYYY-MM-DDTHH:MM:SSZ` timestamp (what the store and
+/// the machinery write), without a general parser; anything else goes to `parse_ms`.
+fn timestamp_ms(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    let shape = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let fast = || -> Option<i64> {
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let month_days = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        // Leap seconds and impossible dates are left to the general parser.
+        if !(1..=12).contains(&m)
+            || d < 1
+            || d > month_days[(m - 1) as usize]
+            || hh > 23
+            || mm > 59
+            || ss > 59
+        {
+            return None;
+        }
+        // Days from the civil date (Howard Hinnant's algorithm), valid for any Gregorian date.
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+    };
+    match shape.then(fast).flatten() {
+        Some(ms) => Some(ms),
+        None => parse_ms(ts),
+    }
+}
+
+/// An AGE-style cell for a timestamp field: rendered against the request's clock when written.
+fn age(ts: &Value) -> Cell<'static> {
+    Cell::Age(ts.as_str().and_then(timestamp_ms))
+}
+
+fn age_text(ts: Option<i64>, now_ms: i64) -> String {
+    match ts {
         Some(t) => human_duration(now_ms - t),
         None => "<unknown>".into(),
     }
@@ -174,15 +327,14 @@ fn age(ts: &Value, now_ms: i64) -> String {
 fn containers_and_images(tpl_spec: &Value) -> (String, String) {
     let cs = tpl_spec["containers"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     (
         cs.iter()
-            .map(|c| s(&c["name"]).to_string())
+            .map(|c| s(&c["name"]))
             .collect::<Vec<_>>()
             .join(","),
         cs.iter()
-            .map(|c| s(&c["image"]).to_string())
+            .map(|c| s(&c["image"]))
             .collect::<Vec<_>>()
             .join(","),
     )
@@ -209,36 +361,37 @@ fn map_selector(sel: &Value) -> String {
     }
 }
 
-fn node_status(n: &Value) -> String {
+fn node_status(n: &Value) -> Cow<'static, str> {
     let ready = n["status"]["conditions"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|c| c["type"] == "Ready");
-    let mut st = match ready.map(|c| s(&c["status"])) {
-        Some("True") => "Ready".to_string(),
-        Some("False") => "NotReady".to_string(),
-        _ => "Unknown".to_string(),
+    let st = match ready.map(|c| s(&c["status"])) {
+        Some("True") => "Ready",
+        Some("False") => "NotReady",
+        _ => "Unknown",
     };
     if n["spec"]["unschedulable"] == true {
-        st.push_str(",SchedulingDisabled");
+        Cow::Owned(format!("{st},SchedulingDisabled"))
+    } else {
+        Cow::Borrowed(st)
     }
-    st
 }
 
 fn node_roles(n: &Value) -> String {
-    let mut roles: Vec<String> = Vec::new();
+    let mut roles: Vec<&str> = Vec::new();
     for (k, v) in n["metadata"]["labels"].as_object().into_iter().flatten() {
         if let Some(r) = k
             .strip_prefix("node-role.kubernetes.io/")
             .filter(|r| !r.is_empty())
         {
-            roles.push(r.into());
+            roles.push(r);
         } else if k == "kubernetes.io/role" && !s(v).is_empty() {
-            roles.push(s(v).into());
+            roles.push(s(v));
         }
     }
-    roles.sort();
+    roles.sort_unstable();
     roles.dedup();
     if roles.is_empty() {
         "<none>".into()
@@ -247,27 +400,28 @@ fn node_roles(n: &Value) -> String {
     }
 }
 
-fn node_address(n: &Value, ty: &str) -> String {
-    n["status"]["addresses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["type"] == ty)
-        .map(|a| s(&a["address"]).to_string())
-        .unwrap_or_else(|| "<none>".into())
+fn node_address<'a>(n: &'a Value, ty: &str) -> Cow<'a, str> {
+    Cow::Borrowed(
+        n["status"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["type"] == ty)
+            .map_or("<none>", |a| s(&a["address"])),
+    )
 }
 
 /// Pod STATUS as kubectl shows it: a waiting/terminated reason beats the phase.
-fn pod_status(p: &Value) -> String {
+fn pod_status(p: &Value) -> Cow<'_, str> {
     if p["metadata"].get("deletionTimestamp").is_some() {
-        return "Terminating".into();
+        return Cow::Borrowed("Terminating");
     }
-    let mut reason = s(&p["status"]["reason"]).to_string();
+    let mut reason = Cow::Borrowed(s(&p["status"]["reason"]));
     if reason.is_empty() {
-        reason = or_unknown(s(&p["status"]["phase"]));
-        if reason == "<unknown>" {
-            reason = "Pending".into();
-        }
+        reason = Cow::Borrowed(match s(&p["status"]["phase"]) {
+            "" => "Pending",
+            phase => phase,
+        });
     }
     for cs in p["status"]["containerStatuses"]
         .as_array()
@@ -276,21 +430,23 @@ fn pod_status(p: &Value) -> String {
     {
         let st = &cs["state"];
         if let Some(r) = st["waiting"]["reason"].as_str().filter(|r| !r.is_empty()) {
-            reason = r.into();
+            reason = Cow::Borrowed(r);
         } else if let Some(r) = st["terminated"]["reason"]
             .as_str()
             .filter(|r| !r.is_empty())
         {
-            reason = r.into();
+            reason = Cow::Borrowed(r);
         } else if st.get("terminated").is_some() {
-            reason = format!("ExitCode:{}", i(&st["terminated"]["exitCode"]));
+            reason = Cow::Owned(format!("ExitCode:{}", i(&st["terminated"]["exitCode"])));
         }
     }
     reason
 }
 
 fn pod_ports(svc: &Value) -> String {
-    let ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    let ports = svc["spec"]["ports"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     if ports.is_empty() {
         return "<none>".into();
     }
@@ -343,57 +499,64 @@ fn service_external_ip(svc: &Value) -> String {
     }
 }
 
-/// The cells of one row.
+/// The cells of one row, as JSON values.
 pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
-    let name = s(&o["metadata"]["name"]).to_string();
-    let created = age(&o["metadata"]["creationTimestamp"], now_ms);
+    row_cells(rt, o)
+        .iter()
+        .map(|c| c.to_value(now_ms))
+        .collect()
+}
+
+/// The cells of one row, borrowing from the object where they can.
+pub fn row_cells<'a>(rt: &ResourceType, o: &'a Value) -> Vec<Cell<'a>> {
+    let name = s(&o["metadata"]["name"]);
+    let created = age(&o["metadata"]["creationTimestamp"]);
     let st = &o["status"];
     let sp = &o["spec"];
     match (rt.group, rt.plural) {
         ("", "nodes") => {
             let info = &st["nodeInfo"];
             vec![
-                json!(name),
-                json!(node_status(o)),
-                json!(node_roles(o)),
-                json!(created),
-                json!(s(&info["kubeletVersion"])),
-                json!(node_address(o, "InternalIP")),
-                json!(node_address(o, "ExternalIP")),
-                json!(or_unknown(s(&info["osImage"]))),
-                json!(or_unknown(s(&info["kernelVersion"]))),
-                json!(or_unknown(s(&info["containerRuntimeVersion"]))),
+                name.into(),
+                node_status(o).into(),
+                node_roles(o).into(),
+                created,
+                s(&info["kubeletVersion"]).into(),
+                node_address(o, "InternalIP").into(),
+                node_address(o, "ExternalIP").into(),
+                or_unknown(s(&info["osImage"])).into(),
+                or_unknown(s(&info["kernelVersion"])).into(),
+                or_unknown(s(&info["containerRuntimeVersion"])).into(),
             ]
         }
         ("", "pods") => {
             let total = sp["containers"].as_array().map_or(0, Vec::len);
             let statuses = st["containerStatuses"]
                 .as_array()
-                .cloned()
-                .unwrap_or_default();
+                .map_or(&[][..], Vec::as_slice);
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
             let restarts: i64 = statuses.iter().map(|c| i(&c["restartCount"])).sum();
             vec![
-                json!(name),
-                json!(format!("{ready}/{total}")),
-                json!(pod_status(o)),
-                json!(restarts.to_string()),
-                json!(created),
-                json!(or_none(s(&st["podIP"]))),
-                json!(or_none(s(&sp["nodeName"]))),
-                json!(or_none(s(&st["nominatedNodeName"]))),
-                json!("<none>"),
+                name.into(),
+                format!("{ready}/{total}").into(),
+                pod_status(o).into(),
+                restarts.to_string().into(),
+                created,
+                or_none(s(&st["podIP"])).into(),
+                or_none(s(&sp["nodeName"])).into(),
+                or_none(s(&st["nominatedNodeName"])).into(),
+                "<none>".into(),
             ]
         }
-        ("", "namespaces") => vec![json!(name), json!(s(&st["phase"])), json!(created)],
+        ("", "namespaces") => vec![name.into(), s(&st["phase"]).into(), created],
         ("", "services") => vec![
-            json!(name),
-            json!(s(&sp["type"])),
-            json!(or_none(s(&sp["clusterIP"]))),
-            json!(service_external_ip(o)),
-            json!(pod_ports(o)),
-            json!(created),
-            json!(map_selector(&sp["selector"])),
+            name.into(),
+            s(&sp["type"]).into(),
+            or_none(s(&sp["clusterIP"])).into(),
+            service_external_ip(o).into(),
+            pod_ports(o).into(),
+            created,
+            map_selector(&sp["selector"]).into(),
         ],
         ("", "endpoints") => {
             let mut eps = Vec::new();
@@ -404,7 +567,12 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
                     }
                 }
             }
-            vec![json!(name), json!(or_none(&eps.join(","))), json!(created)]
+            let eps = eps.join(",");
+            vec![
+                name.into(),
+                or_none(&eps).into_owned().into(),
+                created,
+            ]
         }
         ("", "events") => {
             let last = if o["lastTimestamp"].is_string() {
@@ -418,106 +586,106 @@ pub fn cells(rt: &ResourceType, o: &Value, now_ms: i64) -> Vec<Value> {
                 &o["eventTime"]
             };
             let io = &o["involvedObject"];
-            let source = match (s(&o["source"]["component"]), s(&o["source"]["host"])) {
-                ("", _) => s(&o["reportingComponent"]).to_string(),
-                (c, "") => c.to_string(),
-                (c, h) => format!("{c}, {h}"),
+            let source: Cow<'_, str> = match (s(&o["source"]["component"]), s(&o["source"]["host"]))
+            {
+                ("", _) => s(&o["reportingComponent"]).into(),
+                (c, "") => c.into(),
+                (c, h) => format!("{c}, {h}").into(),
             };
             vec![
-                json!(age(last, now_ms)),
-                json!(s(&o["type"])),
-                json!(s(&o["reason"])),
-                json!(format!(
-                    "{}/{}",
-                    s(&io["kind"]).to_lowercase(),
-                    s(&io["name"])
-                )),
-                json!(s(&io["fieldPath"])),
-                json!(source),
-                json!(s(&o["message"]).trim()),
-                json!(age(first, now_ms)),
-                json!(o["count"].as_i64().unwrap_or(1).to_string()),
-                json!(name),
+                age(last),
+                s(&o["type"]).into(),
+                s(&o["reason"]).into(),
+                format!("{}/{}", s(&io["kind"]).to_lowercase(), s(&io["name"])).into(),
+                s(&io["fieldPath"]).into(),
+                source.into(),
+                s(&o["message"]).trim().into(),
+                age(first),
+                o["count"].as_i64().unwrap_or(1).to_string().into(),
+                name.into(),
             ]
         }
         ("", "configmaps") => {
             let n = o["data"].as_object().map_or(0, |m| m.len())
                 + o["binaryData"].as_object().map_or(0, |m| m.len());
-            vec![json!(name), json!(n), json!(created)]
+            vec![name.into(), (n as i64).into(), created]
         }
         ("", "secrets") => {
             let n = o["data"].as_object().map_or(0, |m| m.len());
             vec![
-                json!(name),
-                json!(o["type"].as_str().unwrap_or("Opaque")),
-                json!(n),
-                json!(created),
+                name.into(),
+                o["type"].as_str().unwrap_or("Opaque").into(),
+                (n as i64).into(),
+                created,
             ]
         }
         ("apps", "deployments") => {
             let (c, im) = containers_and_images(&sp["template"]["spec"]);
             vec![
-                json!(name),
-                json!(format!(
+                name.into(),
+                format!(
                     "{}/{}",
                     i(&st["readyReplicas"]),
                     sp["replicas"].as_i64().unwrap_or(1)
-                )),
-                json!(i(&st["updatedReplicas"])),
-                json!(i(&st["availableReplicas"])),
-                json!(created),
-                json!(c),
-                json!(im),
-                json!(selector_string(&sp["selector"])),
+                )
+                .into(),
+                i(&st["updatedReplicas"]).into(),
+                i(&st["availableReplicas"]).into(),
+                created,
+                c.into(),
+                im.into(),
+                selector_string(&sp["selector"]).into(),
             ]
         }
         ("apps", "replicasets") => {
             let (c, im) = containers_and_images(&sp["template"]["spec"]);
             vec![
-                json!(name),
-                json!(sp["replicas"].as_i64().unwrap_or(1)),
-                json!(i(&st["replicas"])),
-                json!(i(&st["readyReplicas"])),
-                json!(created),
-                json!(c),
-                json!(im),
-                json!(selector_string(&sp["selector"])),
+                name.into(),
+                sp["replicas"].as_i64().unwrap_or(1).into(),
+                i(&st["replicas"]).into(),
+                i(&st["readyReplicas"]).into(),
+                created,
+                c.into(),
+                im.into(),
+                selector_string(&sp["selector"]).into(),
             ]
         }
         ("apps", "daemonsets") => {
             let (c, im) = containers_and_images(&sp["template"]["spec"]);
             vec![
-                json!(name),
-                json!(i(&st["desiredNumberScheduled"])),
-                json!(i(&st["currentNumberScheduled"])),
-                json!(i(&st["numberReady"])),
-                json!(i(&st["updatedNumberScheduled"])),
-                json!(i(&st["numberAvailable"])),
-                json!(map_selector(&sp["template"]["spec"]["nodeSelector"])),
-                json!(created),
-                json!(c),
-                json!(im),
-                json!(selector_string(&sp["selector"])),
+                name.into(),
+                i(&st["desiredNumberScheduled"]).into(),
+                i(&st["currentNumberScheduled"]).into(),
+                i(&st["numberReady"]).into(),
+                i(&st["updatedNumberScheduled"]).into(),
+                i(&st["numberAvailable"]).into(),
+                map_selector(&sp["template"]["spec"]["nodeSelector"]).into(),
+                created,
+                c.into(),
+                im.into(),
+                selector_string(&sp["selector"]).into(),
             ]
         }
         ("coordination.k8s.io", "leases") => {
-            vec![json!(name), json!(s(&sp["holderIdentity"])), json!(created)]
+            vec![name.into(), s(&sp["holderIdentity"]).into(), created]
         }
         ("policy", "poddisruptionbudgets") => {
-            let show = |v: &Value| match v {
-                Value::Null => "N/A".to_string(),
-                Value::String(x) => x.clone(),
-                other => other.to_string(),
+            let show = |v: &'a Value| -> Cell<'a> {
+                match v {
+                    Value::Null => "N/A".into(),
+                    Value::String(x) => x.as_str().into(),
+                    other => other.to_string().into(),
+                }
             };
             vec![
-                json!(name),
-                json!(show(&sp["minAvailable"])),
-                json!(show(&sp["maxUnavailable"])),
-                json!(i(&st["disruptionsAllowed"])),
-                json!(created),
+                name.into(),
+                show(&sp["minAvailable"]),
+                show(&sp["maxUnavailable"]),
+                i(&st["disruptionsAllowed"]).into(),
+                created,
             ]
         }
-        _ => vec![json!(name), json!(created)],
+        _ => vec![name.into(), created],
     }
 }
 
@@ -530,6 +698,54 @@ pub fn partial_object(o: &Value) -> Value {
 pub fn row(rt: &ResourceType, o: &Value, now_ms: i64, full_object: bool) -> Value {
     json!({"cells": cells(rt, o, now_ms), "object": if full_object { o.clone() } else { partial_object(o) }})
 }
+
+/// Appends one row's JSON, byte for byte what serializing [`row`] gives, but without building
+/// it: the object part comes from the object's shared encoding (its metadata for a
+/// PartialObjectMetadata, or all of it with `includeObject=Object`).
+pub fn write_row(
+    out: &mut Vec<u8>,
+    rt: &ResourceType,
+    o: &Value,
+    enc: &Encoding,
+    now_ms: i64,
+    full_object: bool,
+) {
+    out.extend_from_slice(b"{\"cells\":[");
+    enc.cells(rt, o).write(out, now_ms);
+    out.extend_from_slice(b"],\"object\":");
+    if full_object {
+        out.extend_from_slice(enc.json(o));
+    } else {
+        out.extend_from_slice(
+            b"{\"apiVersion\":\"meta.k8s.io/v1\",\"kind\":\"PartialObjectMetadata\",\"metadata\":",
+        );
+        if o.get("metadata").is_some() {
+            out.extend_from_slice(&enc.metadata(o));
+        } else {
+            out.extend_from_slice(b"null");
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// Appends the start of a Table, up to the opening of `rows` (keys in serde_json's sorted
+/// order, as serializing the whole Table as a `Value` gives them). `with_columns: false`
+/// sends an empty list (watch events after the first).
+pub fn write_head(out: &mut Vec<u8>, rt: &ResourceType, metadata: &Value, with_columns: bool) {
+    out.extend_from_slice(b"{\"apiVersion\":\"meta.k8s.io/v1\",\"columnDefinitions\":");
+    if with_columns {
+        let _ = serde_json::to_writer(&mut *out, &column_definitions(rt));
+    } else {
+        out.extend_from_slice(b"[]");
+    }
+    out.extend_from_slice(b",\"kind\":\"Table\",\"metadata\":");
+    let _ = serde_json::to_writer(&mut *out, metadata);
+    out.extend_from_slice(b",\"rows\":[");
+}
+
+/// What closes a Table opened by [`write_head`].
+pub const TAIL: &[u8] = b"]}";
 
 #[cfg(test)]
 mod tests {
@@ -569,6 +785,78 @@ mod tests {
         assert_eq!(c[1], "0/1");
         assert_eq!(c[2], "Pending");
         assert_eq!(c[6], "<none>");
+    }
+
+    #[test]
+    fn the_fast_timestamp_parse_agrees_with_the_general_one() {
+        for ts in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2023-12-31T00:00:01Z",
+            "2000-03-01T12:30:45Z",
+            "2100-02-28T01:02:03Z",
+            "1969-07-20T20:17:40Z",
+        ] {
+            assert_eq!(timestamp_ms(ts), parse_ms(ts), "{ts}");
+            assert!(timestamp_ms(ts).is_some(), "{ts}");
+        }
+        for odd in [
+            "2023-02-29T00:00:00Z",
+            "2024-01-01T00:00:00.123456Z",
+            "2024-01-01T08:00:00+08:00",
+            "yesterday",
+        ] {
+            assert_eq!(timestamp_ms(odd), parse_ms(odd), "{odd}");
+        }
+    }
+
+    #[test]
+    fn written_rows_and_heads_are_byte_for_byte_the_serialized_table() {
+        let pods = lookup("", "pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-\"quoted\"-ü", "namespace": "team-a", "creationTimestamp": "2024-01-01T00:00:00Z",
+                         "labels": {"app": "web"}, "resourceVersion": "42"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.7",
+                       "containerStatuses": [{"ready": true, "restartCount": 2, "state": {"running": {}}}]}});
+        let now = parse_ms("2024-01-01T03:04:05Z").unwrap();
+        for (rt, o) in [
+            (pods, pod.clone()),
+            (pods, json!({"metadata": {"name": "bare"}})),
+            (pods, json!({"spec": {}})),
+        ]
+        .into_iter()
+        .chain(
+            crate::resources::RESOURCES
+                .iter()
+                .map(|rt| (rt, pod.clone())),
+        ) {
+            for full in [false, true] {
+                let want = serde_json::to_vec(&row(rt, &o, now, full)).unwrap();
+                let mut got = Vec::new();
+                write_row(&mut got, rt, &o, &Encoding::default(), now, full);
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want),
+                    "{}",
+                    rt.plural
+                );
+                // And again from an encoding that already holds the whole object.
+                let enc = Encoding::default();
+                enc.json(&o);
+                let mut again = Vec::new();
+                write_row(&mut again, rt, &o, &enc, now, full);
+                assert_eq!(again, want, "{} from a cached encoding", rt.plural);
+            }
+        }
+        let meta = json!({"resourceVersion": "7", "continue": "abc", "remainingItemCount": 3});
+        let table = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                           "columnDefinitions": column_definitions(pods), "rows": [row(pods, &pod, now, false)]});
+        let mut got = Vec::new();
+        write_head(&mut got, pods, &meta, true);
+        write_row(&mut got, pods, &pod, &Encoding::default(), now, false);
+        got.extend_from_slice(TAIL);
+        assert_eq!(got, serde_json::to_vec(&table).unwrap());
     }
 
     #[test]
