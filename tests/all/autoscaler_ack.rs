@@ -68,8 +68,18 @@ struct AckCluster {
 
 impl AckCluster {
     async fn create(faults: FaultConfig, pools: &[PoolSpec]) -> Self {
+        Self::create_with(faults, Vec::new(), pools).await
+    }
+
+    /// The same with a cap on how many instances of a type each zone can hold.
+    async fn create_with(
+        faults: FaultConfig,
+        stock: Vec<aliyun_emu::StockLimit>,
+        pools: &[PoolSpec],
+    ) -> Self {
         let mut config = support::config();
         config.faults = faults;
+        config.settings.stock = stock;
         let (emulator, url) = support::start(config).await;
         let cloud = support::client(&url);
         let started = cloud
@@ -209,13 +219,15 @@ impl AckCluster {
     /// Starts the autoscaler on the cluster's auto-scaling pools; returns its cloud-call
     /// counter and the task running it.
     async fn autoscaler(&self) -> (Arc<EssNodeGroups>, tokio::task::JoinHandle<()>) {
-        self.autoscaler_with(Duration::from_secs(10)).await
+        self.autoscaler_with(Duration::from_secs(10), planner::Options::default())
+            .await
     }
 
-    /// The same with `--max-pod-eviction-time` set.
+    /// The same with `--max-pod-eviction-time` and other decision flags set.
     async fn autoscaler_with(
         &self,
         eviction_timeout: Duration,
+        options: planner::Options,
     ) -> (Arc<EssNodeGroups>, tokio::task::JoinHandle<()>) {
         let groups = Arc::new(
             EssNodeGroups::new(
@@ -232,10 +244,11 @@ impl AckCluster {
                 scale_down_unneeded_time: SignedDuration::from_secs(2),
                 scale_down_delay_after_add: SignedDuration::from_secs(1),
                 skip_nodes_with_system_pods: false,
-                ..planner::Options::default()
+                ..options
             },
             scan_interval: Duration::from_millis(300),
             eviction_timeout,
+            max_node_provision_time: Duration::from_secs(2),
             ..Config::default()
         };
         let autoscaler = Autoscaler::start(
@@ -459,7 +472,9 @@ async fn a_drain_blocked_by_a_pdb_does_not_hold_up_a_scale_up() {
     let cluster = AckCluster::create(FaultConfig::default(), &[WORKERS]).await;
     let group = cluster.groups(&[WORKERS]).await.remove(0);
     let eviction_timeout = Duration::from_secs(6);
-    let (_calls, task) = cluster.autoscaler_with(eviction_timeout).await;
+    let (_calls, task) = cluster
+        .autoscaler_with(eviction_timeout, planner::Options::default())
+        .await;
 
     // Three one-vCPU pods fill the first worker; a half-vCPU pod then needs a second one.
     cluster.deploy("big", 3, json!({"cpu": "1"})).await;
@@ -539,5 +554,71 @@ async fn a_drain_blocked_by_a_pdb_does_not_hold_up_a_scale_up() {
     .await;
     assert_eq!(cluster.group_size(&group).await, (4, 4));
     assert_eq!(cluster.pods_of("small").await, (1, 1));
+    task.abort();
+}
+
+/// The preferred pool's zone runs out of its instance type part-way through a scale-up: the
+/// missing nodes never come, so after `--max-node-provision-time` the pool is backed off, its
+/// target comes down to what it has, and the pods go to the other pool.
+#[tokio::test]
+async fn a_pool_that_cannot_deliver_is_backed_off_and_the_other_pool_takes_the_pods() {
+    const SPARE: PoolSpec = PoolSpec {
+        name: "spare",
+        instance_type: "ecs.g7.xlarge",
+        vswitch: "vsw-cn-hangzhou-h",
+        bounds: (0, 10),
+    };
+    let stock = vec![aliyun_emu::StockLimit {
+        zone: "cn-hangzhou-k".into(),
+        instance_type: "ecs.g7.xlarge".into(),
+        limit: 3,
+    }];
+    let cluster = AckCluster::create_with(FaultConfig::default(), stock, &[WORKERS, SPARE]).await;
+    let groups = cluster.groups(&[WORKERS, SPARE]).await;
+    // The priority expander prefers the workers pool.
+    let priorities = format!("20:\n  - {}\n10:\n  - {}\n", groups[0], groups[1]);
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "cluster-autoscaler-priority-expander", "namespace": "kube-system"},
+        "data": {"priorities": priorities}
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(cluster.kube.clone(), "kube-system")
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let options = planner::Options {
+        expanders: planner::Expander::parse_chain("priority,least-waste").unwrap(),
+        ..planner::Options::default()
+    };
+    let (_calls, task) = cluster
+        .autoscaler_with(Duration::from_secs(10), options)
+        .await;
+
+    // 15 one-vCPU pods: 3 on the first worker, 12 need 4 more nodes. The workers pool is asked
+    // for them, but its zone holds only 3 instances of the type.
+    cluster.deploy("web", 15, json!({"cpu": "1"})).await;
+    wait_for(
+        "the workers pool to be asked for 5",
+        Duration::from_secs(20),
+        || async { cluster.group_size(&groups[0]).await == (5, 3) },
+    )
+    .await;
+    wait_for("15 web pods Running", Duration::from_secs(60), || async {
+        cluster.pods_of("web").await == (15, 15)
+    })
+    .await;
+    assert_eq!(cluster.group_size(&groups[0]).await, (3, 3));
+    assert_eq!(cluster.group_size(&groups[1]).await, (2, 2));
+    let reasons = cluster.event_reasons().await;
+    assert!(
+        reasons.iter().any(|r| r == "FailedToScaleUpGroup"),
+        "{reasons:?}"
+    );
+    let status = cluster.status_text().await;
+    assert!(
+        status.contains("backoff") || status.contains("Backoff"),
+        "{status}"
+    );
+    assert_eq!(cluster.emulator.snapshot().orphans(), Vec::<String>::new());
     task.abort();
 }

@@ -78,6 +78,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "2m", value_parser = go_duration)]
     max_pod_eviction_time: jiff::SignedDuration,
 
+    /// How long a node group may take to register the nodes it was asked for; after that it is
+    /// backed off, its unregistered instances are removed and its target lowered.
+    #[arg(long, default_value = "15m", value_parser = go_duration)]
+    max_node_provision_time: jiff::SignedDuration,
+
     /// Address serving /metrics and /health-check; empty turns it off.
     #[arg(long, default_value = ":8085")]
     address: String,
@@ -188,6 +193,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         write_status_config_map: args.write_status_configmap,
         eviction_timeout: std_duration(args.max_pod_eviction_time),
         seed: args.seed,
+        max_node_provision_time: std_duration(args.max_node_provision_time),
     };
     let mut autoscaler = Autoscaler::start(
         client.clone(),

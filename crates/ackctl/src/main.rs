@@ -2,6 +2,7 @@
 //! emulator that stands in for it.
 
 mod autoscaler;
+mod autoscaler_bench;
 mod autoscaler_run;
 mod cluster_cmd;
 mod cluster_config;

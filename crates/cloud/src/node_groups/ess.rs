@@ -10,6 +10,7 @@
 //!           └─ DescribeScalingInstances per non-empty group       pages of 50, groups in parallel
 //!  increase_size   ScaleWithAdjustment TotalCapacity=target+delta (absolute, so a retry is harmless)
 //!  delete          RemoveInstances, 20 instances per call, DecreaseDesiredCapacity
+//!  decrease target ScaleWithAdjustment TotalCapacity=target (only ever downwards)
 //! ```
 //!
 //! Unlike upstream's Alibaba provider there are no describes per question (TargetSize,
@@ -560,6 +561,25 @@ impl NodeGroups for EssNodeGroups {
             self.mutate_calls.fetch_add(1, Ordering::Relaxed);
             self.client.ess().remove_instances(&request).await?;
         }
+        Ok(())
+    }
+
+    async fn decrease_target_size(&self, group: &NodeGroup, target: u32) -> Result<()> {
+        if target >= group.target_size || target < group.min_size {
+            return Err(Error::Invalid(format!(
+                "the target of scaling group {} can only come down from {} to no less than its \
+                 minimum {}, not to {target}",
+                group.id, group.target_size, group.min_size
+            )));
+        }
+        let request = ScaleWithAdjustmentRequest {
+            scaling_group_id: group.id.clone(),
+            adjustment_type: AdjustmentType::TotalCapacity,
+            adjustment_value: i32::try_from(target).unwrap_or(i32::MAX),
+            client_token: None,
+        };
+        self.mutate_calls.fetch_add(1, Ordering::Relaxed);
+        self.client.ess().scale_with_adjustment(&request).await?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //!      cloud's news in a few calls)
 //!   NodeGroups::increase_size(group, delta)      grow the target
 //!   NodeGroups::delete_instances(group, [..])    remove these nodes (and lower the target)
+//!   NodeGroups::decrease_target_size(group, n)   give back nodes that never came
 //! ```
 //!
 //! The template is plain data (labels, taints, capacity as Kubernetes quantities), so callers
@@ -136,6 +137,14 @@ pub trait NodeGroups: Send + Sync {
         instance_ids: &[String],
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Lowers `group`'s target to `target` without removing any instance: the nodes asked for
+    /// that never came are given back (cluster-autoscaler's `DecreaseTargetSize`).
+    fn decrease_target_size(
+        &self,
+        group: &NodeGroup,
+        target: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Calls made so far.
     fn calls(&self) -> CallCount;
 }
@@ -160,6 +169,14 @@ impl<T: NodeGroups> NodeGroups for std::sync::Arc<T> {
         instance_ids: &[String],
     ) -> impl Future<Output = Result<()>> + Send {
         (**self).delete_instances(group, instance_ids)
+    }
+
+    fn decrease_target_size(
+        &self,
+        group: &NodeGroup,
+        target: u32,
+    ) -> impl Future<Output = Result<()>> + Send {
+        (**self).decrease_target_size(group, target)
     }
 
     fn calls(&self) -> CallCount {

@@ -200,6 +200,7 @@ impl<N: NodeGroups + 'static> Actuator<'_, N> {
                     tracing::info!(group = %group.id, delta = up.delta, pods = up.pods_helped.count, "{message}");
                     outcome.nodes_added += up.delta;
                     memory.last_scale_up = Some(now);
+                    memory.provision.scaled_up(&group.id, now);
                     self.remover
                         .metrics
                         .scaled_up_nodes

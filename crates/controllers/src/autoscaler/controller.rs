@@ -10,10 +10,11 @@
 //!          deletions in flight) ◀── finished drains ◀── drain tasks ◀──┘        metrics
 //! ```
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloud::node_groups::{CallCount, NodeGroups};
+use cloud::node_groups::{CallCount, Groups, NodeGroups};
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod};
@@ -31,7 +32,8 @@ use tokio::task::JoinHandle;
 use super::actuate::{Actuator, Drains, Outcome, Remover, TO_BE_DELETED_TAINT};
 use super::memory::Memory;
 use super::metrics::Metrics;
-use super::snapshot::{Converters, Observed, is_unschedulable};
+use super::provision::Overdue;
+use super::snapshot::{Converters, Observed, is_unschedulable, provider_id};
 use super::status::{self, LAST_UPDATED_ANNOTATION, STATUS_CONFIG_MAP};
 use crate::events::{EventType, Recorder, reference};
 use crate::leader::Leadership;
@@ -53,6 +55,9 @@ pub struct Config {
     pub eviction_timeout: Duration,
     /// Seed of the expanders' random tie-breaks.
     pub seed: u64,
+    /// `--max-node-provision-time`: how long a group may take to register the nodes it was
+    /// asked for before it is backed off and the missing nodes are given back.
+    pub max_node_provision_time: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             write_status_config_map: true,
             eviction_timeout: Duration::from_secs(120),
             seed: 1,
+            max_node_provision_time: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -311,6 +317,79 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
         self.cleaned_up = true;
     }
 
+    /// Backs off each overdue group, removes its instances that never registered and lowers
+    /// its target to the nodes it has; returns the groups as they are after that.
+    async fn give_back(
+        &mut self,
+        groups: Groups,
+        overdue: &[Overdue],
+        registered: &HashSet<&str>,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Groups {
+        let mut list = groups.groups;
+        for o in overdue {
+            let Some(group) = list.iter_mut().find(|g| g.id == o.group) else {
+                continue;
+            };
+            let joined = group
+                .instances
+                .iter()
+                .filter(|i| registered.contains(i.provider_id.as_str()))
+                .count();
+            let message = format!(
+                "Scale-up timed out for node group {} after {:#}: {} of its {} nodes registered; \
+                 backing off and lowering its target to {}",
+                o.group, o.waited, joined, group.target_size, o.target
+            );
+            tracing::warn!(group = %o.group, "{message}");
+            self.memory.scale_up_failed(&o.group, now);
+            self.metrics
+                .failed_scale_ups
+                .get_or_create(&vec![("reason", "timeout".to_owned())])
+                .inc();
+            self.recorder
+                .emit(
+                    &self.status_ref(),
+                    EventType::Warning,
+                    "FailedToScaleUpGroup",
+                    &message,
+                )
+                .await;
+            outcome
+                .failures
+                .push(format!("scale-up of {} timed out", o.group));
+            if !o.unregistered.is_empty() {
+                match self
+                    .node_groups
+                    .delete_instances(group, &o.unregistered)
+                    .await
+                {
+                    Ok(()) => {
+                        let n = u32::try_from(o.unregistered.len()).unwrap_or(u32::MAX);
+                        group.target_size = group.target_size.saturating_sub(n);
+                        group
+                            .instances
+                            .retain(|i| registered.contains(i.provider_id.as_str()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %o.group, error = %e, "removing unregistered instances failed");
+                        continue;
+                    }
+                }
+            }
+            if group.target_size > o.target {
+                match self.node_groups.decrease_target_size(group, o.target).await {
+                    Ok(()) => group.target_size = o.target,
+                    Err(e) => {
+                        tracing::warn!(group = %o.group, error = %e, "lowering the target failed");
+                    }
+                }
+            }
+        }
+        Groups::new(list)
+    }
+
     /// One loop at `now`.
     pub async fn run_once(&mut self, now: Timestamp) -> Result<LoopReport, Error> {
         let mut outcome = Outcome::default();
@@ -339,6 +418,19 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
         if !self.cleaned_up {
             self.clean_up_taints(&nodes).await;
         }
+        let registered: HashSet<&str> = nodes.iter().filter_map(|n| provider_id(n)).collect();
+        let max_wait = jiff::SignedDuration::try_from(self.config.max_node_provision_time)
+            .unwrap_or(jiff::SignedDuration::MAX);
+        let overdue = self
+            .memory
+            .provision
+            .check(&groups, &registered, now, max_wait);
+        let groups = if overdue.is_empty() {
+            groups
+        } else {
+            self.give_back(groups, &overdue, &registered, now, &mut outcome)
+                .await
+        };
         let pods = self.pods.state();
         let pdbs = self.pdbs.state();
         let priority = self

@@ -1,6 +1,6 @@
 //! What the autoscaler remembers between loops: since when each node has been unneeded, when it
-//! last scaled up or down, which groups are backed off after failing to scale up, and which
-//! nodes are being deleted in the background. Pure data updated from plans and outcomes; the
+//! last scaled up or down, which groups are backed off after failing to scale up (or waiting for
+//! their nodes), and which nodes are being deleted in the background. Pure data updated from plans and outcomes; the
 //! planner reads it through the snapshot.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use planner::Plan;
 
 use super::deletion::{DeletionTracker, Finished};
+use super::provision::ProvisionTracker;
 
 /// cluster-autoscaler's scale-up backoff: 5 minutes, doubling up to 30, forgotten after 3 hours
 /// without failure.
@@ -31,6 +32,8 @@ pub struct Memory {
     pub last_scale_down_fail: Option<Timestamp>,
     /// Drains under way.
     pub deletions: DeletionTracker,
+    /// Groups waiting for the nodes they were asked for.
+    pub provision: ProvisionTracker,
     backoffs: BTreeMap<String, Backoff>,
 }
 

@@ -8,6 +8,7 @@
 //!  status       the cluster-autoscaler-status ConfigMap text            (pure)
 //!  actuate      scale-up, taint/evict/remove for scale-down             (I/O)
 //!  deletion     drains running in the background, as NodeDeletionTracker (pure)
+//!  provision    scale-ups whose nodes never register (--max-node-provision-time) (pure)
 //!  metrics      cluster_autoscaler_* metrics, /metrics, /health-check
 //! ```
 
@@ -16,6 +17,7 @@ pub mod controller;
 pub mod deletion;
 pub mod memory;
 pub mod metrics;
+pub mod provision;
 pub mod snapshot;
 pub mod status;
 
