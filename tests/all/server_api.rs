@@ -112,7 +112,7 @@ async fn seed_walkthrough(db: Db) {
     );
     env.assert_no_orphans();
 
-    let ops = server.operations(id).await;
+    let ops = server.wait_ops_finished(id).await;
     let kinds: Vec<(&str, &str, i64)> = ops
         .iter()
         .map(|o| {
@@ -652,4 +652,37 @@ async fn wait_pool(
         assert!(tokio::time::Instant::now() < deadline, "{c}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotating_the_master_key_keeps_every_secret_readable() {
+    let env = Env::new(Db::Sqlite).await;
+    let server = env.server(None).await;
+    let id = server.seed_secret().await;
+    let old_key = std::fs::read_to_string(env.dir.path().join("master.key")).unwrap();
+    server.running.stop();
+    let (new_id, moved) = server::rotate_master_key(env.dir.path(), Some(&env.db.url))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let new_key = std::fs::read_to_string(env.dir.path().join("master.key")).unwrap();
+    assert_ne!(old_key, new_key);
+    let again = env.server(None).await;
+    let shown = again
+        .get(&format!("/api/v1/orgs/1/secrets/{id}?values=true"))
+        .await;
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(
+        shown.body["values"]["ALIBABA_ACCESS_KEY_SECRET"],
+        crate::support::KEY_SECRET
+    );
+    assert_eq!(shown.body["version"], 2);
+    assert!(!new_id.is_empty());
+    // The old key is kept beside the new one, private.
+    let kept: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".old"))
+        .collect();
+    assert_eq!(kept.len(), 1);
 }

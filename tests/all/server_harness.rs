@@ -100,15 +100,16 @@ impl TestDb {
 }
 
 /// Worker settings for tests: quick polls, a short lease so a "killed" worker's operations are
-/// taken over within a second.
+/// taken over within two seconds.
 pub fn fast_worker(owner: &str) -> WorkerOptions {
     WorkerOptions {
         owner: owner.to_owned(),
-        lease: Duration::from_millis(800),
+        lease: Duration::from_millis(1500),
         poll: Duration::from_millis(20),
         idle: Duration::from_millis(50),
         concurrency: 8,
         max_errors: 10,
+        max_duration: Duration::from_secs(120),
         crash_hook: None,
     }
 }
@@ -287,6 +288,22 @@ impl TestServer {
                 a.body["status"],
                 a.body["statusMessage"]
             );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The cluster's operations once none is pending or running.
+    pub async fn wait_ops_finished(&self, id: i64) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ops = self.operations(id).await;
+            if ops
+                .iter()
+                .all(|o| o["status"] == "succeeded" || o["status"] == "failed")
+            {
+                return ops;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{ops:?}");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

@@ -50,22 +50,6 @@ fn count_named(env: &Env, name: &str) -> usize {
         .count()
 }
 
-/// The cluster's operations once none is pending or running.
-async fn wait_ops_finished(server: &TestServer, id: i64) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let ops = server.operations(id).await;
-        if ops
-            .iter()
-            .all(|o| o["status"] == "succeeded" || o["status"] == "failed")
-        {
-            return ops;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{ops:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn crash_after_every_step(db: Db) {
     let env = Env::new(db).await;
     let secret = {
@@ -109,7 +93,7 @@ async fn crash_after_every_step(db: Db) {
                 1,
                 "{kind}/{step}: one cloud cluster, not two"
             );
-            let ops = wait_ops_finished(&second, id).await;
+            let ops = second.wait_ops_finished(id).await;
             assert_eq!(ops.len(), 1);
             assert_eq!(ops[0]["status"], "succeeded");
             assert_eq!(
@@ -142,19 +126,20 @@ async fn two_workers(db: Db) {
         ids.push(api.seed_cluster(&secret, &format!("batch-{i}")).await);
     }
     // Two replicas, each with its own connection pool and worker, on the one database.
-    let a = env.server(Some(fast_worker("replica-a"))).await;
-    let b = env.server(Some(fast_worker("replica-b"))).await;
+    // A lease far longer than any step here: a takeover would mean two runs, not a slow one.
+    let replica = |name: &str| server::WorkerOptions {
+        lease: Duration::from_secs(20),
+        ..fast_worker(name)
+    };
+    let a = env.server(Some(replica("replica-a"))).await;
+    let b = env.server(Some(replica("replica-b"))).await;
     for &id in &ids {
         a.wait_status(id, "RUNNING", 60).await;
     }
     for (i, &id) in ids.iter().enumerate() {
         let ops = b.operations(id).await;
         assert_eq!(ops.len(), 1);
-        assert_eq!(
-            ops[0]["attempts"], 1,
-            "operation {} was claimed twice",
-            ops[0]["id"]
-        );
+        assert_eq!(ops[0]["attempts"], 1, "operation claimed twice: {}", ops[0]);
         assert_eq!(count_named(&env, &format!("batch-{i}")), 1);
         let events = b.get(&format!("/api/v1/orgs/1/clusters/{id}/events")).await;
         let creates = events
@@ -195,7 +180,7 @@ async fn deleting_a_creating_cluster_is_refused_unless_forced_and_then_leaves_no
     assert_eq!(a.status, 202, "{a:?}");
     let worker = env.server(Some(fast_worker("w"))).await;
     worker.wait_status(id, "DELETED", 30).await;
-    let ops = worker.operations(id).await;
+    let ops = worker.wait_ops_finished(id).await;
     let states: Vec<(&str, &str)> = ops
         .iter()
         .map(|o| (o["kind"].as_str().unwrap(), o["status"].as_str().unwrap()))

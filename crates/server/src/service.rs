@@ -543,36 +543,46 @@ pub async fn delete_cluster(
     id: &str,
     force: bool,
 ) -> ApiResult<Accepted> {
-    let (org, role, mut c) = cluster_of(app, caller, org, id).await?;
+    let (org, role, _) = cluster_of(app, caller, org, id).await?;
     require_admin(role, org, "delete clusters")?;
-    match c.status {
-        ClusterStatus::Deleted => return Err(ApiError::not_found(format!("cluster {}", c.id))),
-        ClusterStatus::Deleting => {
-            let ops = app.store.list_operations(c.id).await?;
-            if let Some(op) = ops
-                .iter()
-                .rev()
-                .find(|o| o.kind == operations::DELETE_CLUSTER)
-            {
-                return Ok(Accepted {
-                    id: c.id.0,
-                    name: c.name,
-                    status: c.status.to_string(),
-                    operation_id: op.id.0,
-                });
+    // Read, check and mark DELETING as one compare-and-swap; a worker writing the row in
+    // between (recording the cloud id) only makes us read it again.
+    let mut tries = 0;
+    let c = loop {
+        let mut c = app.store.get_cluster(org, parse(id)?).await?;
+        match c.status {
+            ClusterStatus::Deleted => return Err(ApiError::not_found(format!("cluster {}", c.id))),
+            ClusterStatus::Deleting => {
+                let ops = app.store.list_operations(c.id).await?;
+                if let Some(op) = ops
+                    .iter()
+                    .rev()
+                    .find(|o| o.kind == operations::DELETE_CLUSTER)
+                {
+                    return Ok(Accepted {
+                        id: c.id.0,
+                        name: c.name,
+                        status: c.status.to_string(),
+                        operation_id: op.id.0,
+                    });
+                }
             }
+            ClusterStatus::Creating | ClusterStatus::Updating if !force => {
+                return Err(ApiError::busy(format!(
+                    "cluster {} is {}; delete it once it is RUNNING or ERROR, or now with ?force=true (the create stops and what it made is deleted)",
+                    c.id, c.status
+                )));
+            }
+            _ => {}
         }
-        ClusterStatus::Creating | ClusterStatus::Updating if !force => {
-            return Err(ApiError::busy(format!(
-                "cluster {} is {}; delete it once it is RUNNING or ERROR, or now with ?force=true (the create stops and what it made is deleted)",
-                c.id, c.status
-            )));
+        c.status = ClusterStatus::Deleting;
+        c.status_message = "deleting: queued".to_owned();
+        match app.store.update_cluster(&c, app.now()).await {
+            Ok(c) => break c,
+            Err(store::Error::Conflict { .. }) if tries < 8 => tries += 1,
+            Err(e) => return Err(e.into()),
         }
-        _ => {}
-    }
-    c.status = ClusterStatus::Deleting;
-    c.status_message = "deleting: queued".to_owned();
-    let c = app.store.update_cluster(&c, app.now()).await?;
+    };
     let op = enqueue(app, c.id, operations::DELETE_CLUSTER, OpState::default()).await?;
     note(
         app,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use store::{Operation, Outcome, Progress};
 use tokio::task::JoinSet;
 
@@ -35,6 +36,9 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     /// Transient failures tolerated per operation before it fails.
     pub max_errors: u32,
+    /// How long an operation may take from its creation before it fails (a create then
+    /// cleans up); a cloud that never settles must not keep a cluster CREATING forever.
+    pub max_duration: Duration,
     pub crash_hook: Option<CrashHook>,
 }
 
@@ -61,9 +65,21 @@ impl Default for WorkerOptions {
             idle: Duration::from_secs(1),
             concurrency: 8,
             max_errors: 10,
+            max_duration: Duration::from_secs(2 * 3600),
             crash_hook: None,
         }
     }
+}
+
+/// Whether an operation created at `created` has run out of time at `now`. Cleanup steps get
+/// one more window so a timed-out create can still remove what it made.
+fn out_of_time(created: Timestamp, now: Timestamp, max: Duration, step: &str) -> bool {
+    let max = if matches!(step, "cleanup" | "cleanup-wait") {
+        max * 2
+    } else {
+        max
+    };
+    now.duration_since(created).unsigned_abs() > max && now > created
 }
 
 /// Runs operations until the future is dropped. Dropping it also stops the operations it was
@@ -109,7 +125,7 @@ fn backoff(poll: Duration, errors: u32) -> Duration {
     (base * 2u32.saturating_pow(errors.min(6))).min(Duration::from_secs(60))
 }
 
-async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation) {
+async fn run_operation(app: AppState, options: &WorkerOptions, op: Operation) {
     let kind = op.kind.clone();
     // One operation per cluster at a time, oldest first.
     if let Some(cluster) = op.cluster_id {
@@ -149,12 +165,38 @@ async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation
             return;
         }
     };
+    // The operation row as last written by this runner; the heartbeat and the step results
+    // both write it, one at a time, so each write carries the latest revision.
+    let held = tokio::sync::Mutex::new(op);
     loop {
-        let result = match context(&app, &op).await {
-            Ok(ctx) => steps::run_step(&ctx, &mut state).await,
-            Err(e) => Err(e),
+        let current = held.lock().await.clone();
+        let run = async {
+            if out_of_time(
+                current.created_at,
+                app.now(),
+                options.max_duration,
+                &current.step,
+            ) {
+                return Err(StepError::Permanent(format!(
+                    "gave up after {} minutes at step {}",
+                    options.max_duration.as_secs() / 60,
+                    current.step
+                )));
+            }
+            let ctx = context(&app, &current).await?;
+            steps::run_step(&ctx, &mut state).await
         };
-        app.metrics.record_step(&kind, &op.step);
+        // The lease is renewed while the step runs, however long the cloud takes; losing it
+        // (another worker took over) stops this runner at once.
+        let result = tokio::select! {
+            result = run => result,
+            lost = heartbeat(&app, &held, options) => {
+                tracing::warn!(operation = current.id.0, error = %lost, "lost the lease; stopping");
+                return;
+            }
+        };
+        app.metrics.record_step(&kind, &current.step);
+        let mut op = held.lock().await;
         let saved = match result {
             Ok(Next::Step(next)) => {
                 if let Some(hook) = &options.crash_hook
@@ -167,10 +209,15 @@ async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation
                 save(&app, &op, next, &state, None).await
             }
             Ok(Next::Poll) => {
-                tokio::time::sleep(options.poll).await;
-                app.store
-                    .renew_lease(&op, &options.owner, options.lease, app.now())
-                    .await
+                drop(op);
+                tokio::select! {
+                    _ = tokio::time::sleep(options.poll) => {}
+                    lost = heartbeat(&app, &held, options) => {
+                        tracing::warn!(operation = current.id.0, error = %lost, "lost the lease; stopping");
+                        return;
+                    }
+                }
+                continue;
             }
             Ok(Next::Done) => {
                 if let Some(hook) = &options.crash_hook
@@ -190,7 +237,8 @@ async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation
             Err(StepError::Transient(message)) if state.errors + 1 < options.max_errors => {
                 state.errors += 1;
                 tracing::info!(operation = op.id.0, step = %op.step, error = %message, "transient failure; retrying later");
-                match save(&app, &op, &op.step.clone(), &state, Some(&message)).await {
+                let step = op.step.clone();
+                match save(&app, &op, &step, &state, Some(&message)).await {
                     Ok(saved) => {
                         let later = app.now() + backoff(options.poll, state.errors);
                         let _ = app
@@ -218,13 +266,39 @@ async fn run_operation(app: AppState, options: &WorkerOptions, mut op: Operation
             }
         };
         match saved {
-            Ok(next) => op = next,
+            Ok(next) => *op = next,
             Err(e) => {
                 // The lease was lost (taken over after expiry) or the database failed: stop;
                 // whoever holds the operation now carries on from the last saved step.
                 tracing::warn!(operation = op.id.0, error = %e, "stopping an operation");
                 return;
             }
+        }
+    }
+}
+
+/// Renews the lease every third of its length until a renewal fails; returns why.
+async fn heartbeat(
+    app: &AppState,
+    held: &tokio::sync::Mutex<Operation>,
+    options: &WorkerOptions,
+) -> store::Error {
+    loop {
+        tokio::time::sleep(options.lease / 3).await;
+        let mut op = held.lock().await;
+        match app
+            .store
+            .renew_lease(&op, &options.owner, options.lease, app.now())
+            .await
+        {
+            Ok(renewed) => *op = renewed,
+            // Someone else holds it now, or it ended: stop.
+            Err(e @ store::Error::Conflict { .. }) => return e,
+            // A database hiccup: keep trying while the lease still holds.
+            Err(e) if op.lease_until.is_some_and(|until| app.now() < until) => {
+                tracing::debug!(error = %e, "lease renewal failed; retrying");
+            }
+            Err(e) => return e,
         }
     }
 }
@@ -288,6 +362,21 @@ async fn context<'a>(app: &'a AppState, op: &'a Operation) -> Result<Ctx<'a>, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_run_out_of_time_and_cleanup_gets_a_second_window() {
+        let t0 = Timestamp::from_second(1_750_000_000).unwrap();
+        let hour = Duration::from_secs(3600);
+        let later = |s: i64| Timestamp::from_second(1_750_000_000 + s).unwrap();
+        assert!(!out_of_time(t0, later(3599), hour, "wait-running"));
+        assert!(out_of_time(t0, later(3601), hour, "wait-running"));
+        assert!(!out_of_time(t0, later(3601), hour, "cleanup-wait"));
+        assert!(out_of_time(t0, later(7201), hour, "cleanup-wait"));
+        assert!(
+            !out_of_time(later(10), t0, hour, "create"),
+            "a clock behind the row"
+        );
+    }
 
     #[test]
     fn back_off_doubles_and_is_capped_at_a_minute() {
