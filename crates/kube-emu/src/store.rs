@@ -321,16 +321,31 @@ fn valid_name(name: &str) -> bool {
         })
 }
 
-/// The part of an object whose change bumps `metadata.generation`.
-fn spec_part(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
-    }
-    v
+/// Whether two objects differ in what bumps `metadata.generation`: anything but metadata,
+/// status, apiVersion and kind.
+fn spec_changed(a: &Value, b: &Value) -> bool {
+    const NOT_SPEC: [&str; 4] = ["metadata", "status", "apiVersion", "kind"];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a != b;
+    };
+    let spec = |(k, _): &(&String, &Value)| !NOT_SPEC.contains(&k.as_str());
+    !a.iter().filter(spec).eq(b.iter().filter(spec))
+}
+
+/// `old` with its status replaced, without copying the old status.
+fn with_status(old: &Value, status: Value) -> Value {
+    let Some(m) = old.as_object() else {
+        let mut n = old.clone();
+        n["status"] = status;
+        return n;
+    };
+    let mut n: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| *k != "status")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    n.insert("status".into(), status);
+    Value::Object(n)
 }
 
 fn finalizers_empty(obj: &Value) -> bool {
@@ -894,11 +909,13 @@ impl ApiServer {
                 ),
             ));
         }
-        let mut new = match target {
+        let new = match target {
             Target::Status => {
-                let mut n = (*old).clone();
-                n["status"] = obj.get("status").cloned().unwrap_or(json!({}));
-                n
+                let status = obj
+                    .as_object_mut()
+                    .and_then(|m| m.remove("status"))
+                    .unwrap_or_else(|| json!({}));
+                with_status(&old, status)
             }
             Target::Main => {
                 if rt.has_status() {
@@ -934,7 +951,7 @@ impl ApiServer {
                     m.remove("managedFields");
                 }
                 Self::validate(rt, &obj)?;
-                if spec_part(&obj) != spec_part(&old)
+                if spec_changed(&obj, &old)
                     && let Some(g) = old["metadata"]["generation"].as_i64()
                 {
                     obj["metadata"]["generation"] = json!(g + 1);
@@ -945,6 +962,19 @@ impl ApiServer {
                 obj
             }
         };
+        self.store_update(inner, rt, key, old, new)
+    }
+
+    /// Commits `new` over `old` (same key): nothing when nothing changed, a deletion when it
+    /// removed the last finalizer of an object being deleted.
+    fn store_update(
+        &self,
+        inner: &mut Inner,
+        rt: &'static ResourceType,
+        key: Key,
+        old: Arc<Value>,
+        mut new: Value,
+    ) -> Result<Arc<Value>> {
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
         if new == *old {
             return Ok(old);
@@ -1005,6 +1035,20 @@ impl ApiServer {
             }
             return Err(not_found(rt, name));
         };
+        if target == Target::Status
+            && ptype == PatchType::Merge
+            && let Some(p) = patch.as_object()
+            && p.len() == 1
+            && let Some(status_patch) = p.get("status").filter(|s| s.is_object())
+        {
+            // A merge patch of the status alone (what kubelets and controllers send): the same
+            // result as patching a copy of the whole object, without copying it twice.
+            let mut status = old.get("status").cloned().unwrap_or(Value::Null);
+            merge_patch(&mut status, status_patch);
+            let new = with_status(&old, status);
+            let out = self.store_update(&mut inner, rt, key, old, new)?;
+            return Ok(((*out).clone(), false));
+        }
         let mut doc = (*old).clone();
         match ptype {
             PatchType::Merge => merge_patch(&mut doc, patch),

@@ -568,11 +568,7 @@ pub fn row_cells<'a>(rt: &ResourceType, o: &'a Value) -> Vec<Cell<'a>> {
                 }
             }
             let eps = eps.join(",");
-            vec![
-                name.into(),
-                or_none(&eps).into_owned().into(),
-                created,
-            ]
+            vec![name.into(), or_none(&eps).into_owned().into(), created]
         }
         ("", "events") => {
             let last = if o["lastTimestamp"].is_string() {
