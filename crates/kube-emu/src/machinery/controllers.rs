@@ -77,7 +77,16 @@ impl Machinery {
 
     pub(super) fn sync_deployments(&mut self, now: i64) -> usize {
         let keys = std::mem::take(&mut self.dirty_deployments);
-        keys.iter().map(|k| self.sync_deployment(k, now)).sum()
+        let mut work = 0;
+        for k in keys {
+            if self.over_budget() {
+                // Left for the next pass.
+                self.dirty_deployments.insert(k);
+            } else {
+                work += self.sync_deployment(&k, now);
+            }
+        }
+        work
     }
 
     fn sync_deployment(&mut self, key: &Key, now: i64) -> usize {
@@ -309,7 +318,15 @@ impl Machinery {
 
     pub(super) fn sync_replicasets(&mut self) -> usize {
         let keys = std::mem::take(&mut self.dirty_replicasets);
-        keys.iter().map(|k| self.sync_replicaset(k)).sum()
+        let mut work = 0;
+        for k in keys {
+            if self.over_budget() {
+                self.dirty_replicasets.insert(k);
+            } else {
+                work += self.sync_replicaset(&k);
+            }
+        }
+        work
     }
 
     fn sync_replicaset(&mut self, key: &Key) -> usize {
@@ -334,21 +351,25 @@ impl Machinery {
         let mut work = 0;
         if !deleting(&rs) {
             let diff = replicas_of(&rs) - active.len() as i64;
+            let allowed = BURST.min(self.budget_left() as i64);
             if diff > 0 {
-                for _ in 0..diff.min(BURST) {
+                for _ in 0..diff.min(allowed) {
                     let pod = rsc::pod_from_template(&rs, "ReplicaSet", &rs["spec"]["template"]);
                     match self.api.create(self.t.pods, Some(&key.0), pod, false) {
                         Ok(_) => work += 1,
                         Err(_) => break,
                     }
                 }
-                if diff > BURST {
-                    // The rest on the next round.
+                if diff > allowed {
+                    // The rest on the next round or pass.
                     self.dirty_replicasets.insert(key.clone());
                 }
             } else if diff < 0 {
+                if -diff > allowed {
+                    self.dirty_replicasets.insert(key.clone());
+                }
                 let refs: Vec<&Value> = active.iter().map(|p| p.as_ref()).collect();
-                for i in rsc::pods_to_delete(&refs, (-diff) as usize) {
+                for i in rsc::pods_to_delete(&refs, (-diff).min(allowed) as usize) {
                     let name = refs[i]["metadata"]["name"].as_str().unwrap_or("");
                     work += usize::from(
                         self.api
@@ -364,7 +385,15 @@ impl Machinery {
 
     pub(super) fn sync_daemonsets(&mut self) -> usize {
         let keys = std::mem::take(&mut self.dirty_daemonsets);
-        keys.iter().map(|k| self.sync_daemonset(k)).sum()
+        let mut work = 0;
+        for k in keys {
+            if self.over_budget() {
+                self.dirty_daemonsets.insert(k);
+            } else {
+                work += self.sync_daemonset(&k);
+            }
+        }
+        work
     }
 
     fn sync_daemonset(&mut self, key: &Key) -> usize {
@@ -435,14 +464,19 @@ impl Machinery {
             );
         }
         let mut work = 0;
-        for node in create.iter().take(BURST as usize) {
+        let allowed = (BURST as usize).min(self.budget_left() as usize);
+        if create.len() + delete.len() > allowed {
+            // The rest on the next round or pass.
+            self.dirty_daemonsets.insert(key.clone());
+        }
+        for node in create.iter().take(allowed) {
             let pod = daemonsets::daemon_pod(&ds, node, &hash);
             match self.api.create(self.t.pods, Some(&key.0), pod, false) {
                 Ok(_) => work += 1,
                 Err(_) => break,
             }
         }
-        for name in &delete {
+        for name in delete.iter().take(allowed.saturating_sub(create.len())) {
             work += usize::from(
                 self.api
                     .delete(self.t.pods, Some(&key.0), name, (None, None))

@@ -29,6 +29,11 @@ impl Machinery {
         }
         let mut work = 0;
         for (t, ns, name) in candidates {
+            if self.over_budget() {
+                // Checked again next pass.
+                self.gc_orphans.insert((t, ns, name));
+                continue;
+            }
             let Some(rt) = RESOURCES.get(t) else {
                 continue;
             };
@@ -50,6 +55,10 @@ impl Machinery {
             if self.inf.node(&node).is_some() {
                 continue;
             }
+            if self.over_budget() {
+                self.gc_nodes.push(node);
+                continue;
+            }
             let pods: Vec<(String, String)> = self
                 .inf
                 .pods_on(&node)
@@ -64,7 +73,11 @@ impl Machinery {
                     )
                 })
                 .collect();
-            for (ns, name) in pods {
+            if pods.len() as u64 > self.budget_left() {
+                // What this pass cannot delete, the next one finds still bound to the node.
+                self.gc_nodes.push(node.clone());
+            }
+            for (ns, name) in pods.into_iter().take(self.budget_left() as usize) {
                 work += usize::from(
                     self.api
                         .delete(self.t.pods, Some(&ns), &name, (None, None))

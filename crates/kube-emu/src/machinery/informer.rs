@@ -85,12 +85,15 @@ fn rv_of(obj: &Value) -> u64 {
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {
+    owner_uid_strs(obj).map(str::to_string).collect()
+}
+
+fn owner_uid_strs(obj: &Value) -> impl Iterator<Item = &str> {
     obj["metadata"]["ownerReferences"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|o| o["uid"].as_str().map(str::to_string))
-        .collect()
+        .filter_map(|o| o["uid"].as_str())
 }
 
 /// The cached objects and their indexes.
@@ -153,10 +156,17 @@ impl Informer {
             Kind::Deployment => "deployments",
             Kind::DaemonSet => "daemonsets",
         };
+        // One key buffer for every lookup: no allocation per dependent.
+        let mut key: Key = (String::new(), String::new());
+        let map = &self.objects[kind as usize];
         deps.iter()
             .filter(|(t, _, _)| RESOURCES.get(*t).is_some_and(|r| r.plural == plural))
             .filter_map(|(_, ns, name)| {
-                self.objects[kind as usize].get(&(ns.clone(), name.clone()))
+                key.0.clear();
+                key.0.push_str(ns);
+                key.1.clear();
+                key.1.push_str(name);
+                map.get(&key)
             })
             .collect()
     }
@@ -237,15 +247,18 @@ impl Informer {
             }
         }
         // The ownership index covers every type, cached or not.
-        let t = type_index(rt);
-        let dep: Dependent = (t, key.0.clone(), key.1.clone());
-        let before = old.as_deref().map(owner_uids).unwrap_or_default();
-        let after = if event == EventType::Deleted {
-            Vec::new()
-        } else {
-            owner_uids(obj)
+        let deleted = event == EventType::Deleted;
+        // Most changes keep the owners: compare them before copying any.
+        let same_owners = match old.as_deref() {
+            Some(o) if !deleted => owner_uid_strs(o).eq(owner_uid_strs(obj)),
+            Some(o) => owner_uid_strs(o).next().is_none(),
+            None => deleted || owner_uid_strs(obj).next().is_none(),
         };
-        if before != after || kind.is_none() {
+        // Uncached types have no `old`: their owners are (re)indexed whenever they have any.
+        if !same_owners || (kind.is_none() && owner_uid_strs(obj).next().is_some()) {
+            let dep: Dependent = (type_index(rt), key.0.clone(), key.1.clone());
+            let before = old.as_deref().map(owner_uids).unwrap_or_default();
+            let after = if deleted { Vec::new() } else { owner_uids(obj) };
             for uid in &before {
                 if let Some(set) = self.dependents.get_mut(uid) {
                     set.remove(&dep);

@@ -240,6 +240,11 @@ impl Machinery {
             if self.inf.node(&m.name).is_some() || self.kubelet.registered.contains(&m.name) {
                 continue;
             }
+            if self.over_budget() {
+                // The rest register next pass.
+                self.kubelet.next_join_ms = Some(now);
+                break;
+            }
             let due = m.running_since_ms.saturating_add(self.timing.join_delay_ms);
             if now < due {
                 let next = self.kubelet.next_join_ms.map_or(due, |t| t.min(due));

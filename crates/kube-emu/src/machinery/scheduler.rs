@@ -403,6 +403,59 @@ pub fn schedule(pod: &PodInfo, nodes: &[NodeInfo], start: usize) -> (Placement, 
     }
 }
 
+/// The node names a pod's required node affinity limits it to, when every term pins
+/// `metadata.name` with `In` (as DaemonSet pods' affinity does): what kube-scheduler's
+/// NodeAffinity PreFilter uses to evaluate only those nodes.
+pub fn pinned_node_names(spec: &PodSpec) -> Option<Vec<&str>> {
+    let required = spec
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required
+        .as_ref()?;
+    let mut names = Vec::new();
+    for term in &required.node_selector_terms {
+        let pin = term
+            .match_fields
+            .iter()
+            .find(|r| r.key == "metadata.name" && r.operator == "In")?;
+        names.extend(pin.values.iter().map(String::as_str));
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+/// [`schedule`] for a pod that only `candidates` (indices into `nodes`) can take: the same
+/// placement and visit count the full search gives, found by filtering only the candidates.
+/// None when the full search is needed: too many candidates for the result to be the same
+/// (the search could stop early), or none fits (the FitError message counts every node).
+pub fn schedule_among(
+    pod: &PodInfo,
+    nodes: &[NodeInfo],
+    start: usize,
+    candidates: &[usize],
+) -> Option<(Placement, usize)> {
+    let n = nodes.len();
+    if n == 0 || candidates.len() >= feasible_to_find(n) {
+        return None;
+    }
+    // Fewer feasible nodes than the search wants: it visits every node, in this order.
+    let mut order: Vec<usize> = candidates.iter().copied().filter(|&i| i < n).collect();
+    order.sort_by_key(|&i| (i + n - start % n) % n);
+    order.dedup();
+    let view = View::new(nodes);
+    let mut best: Option<(i64, usize)> = None;
+    for idx in order {
+        if filter(pod, &nodes[idx], &view).is_ok() {
+            let s = score(pod, &nodes[idx]);
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, idx));
+            }
+        }
+    }
+    best.map(|(_, idx)| (Placement::Node(idx), n))
+}
+
 /// kube-scheduler's `FitError.Error()`: a sorted histogram of the filter reasons, then the
 /// preemption post-filter's own histogram.
 pub fn fit_error(total: usize, rejections: &[Rejection]) -> String {
@@ -481,6 +534,61 @@ mod tests {
             value: None,
             effect: "NoSchedule".into(),
         }
+    }
+
+    fn pinned_to(names: &[&str]) -> PodInfo {
+        let mut p = pod(100, 128);
+        p.spec.affinity = Some(Affinity {
+            node_affinity: Some(NodeAffinity {
+                required: Some(NodeSelector {
+                    node_selector_terms: vec![NodeSelectorTerm {
+                        match_expressions: vec![],
+                        match_fields: vec![Requirement {
+                            key: "metadata.name".into(),
+                            operator: "In".into(),
+                            values: names.iter().map(|n| n.to_string()).collect(),
+                        }],
+                    }],
+                }),
+            }),
+            ..Affinity::default()
+        });
+        p
+    }
+
+    #[test]
+    fn a_pod_pinned_to_nodes_by_name_is_placed_as_the_full_search_places_it() {
+        let nodes: Vec<NodeInfo> = (0..300)
+            .map(|i| {
+                let mut n = node(&format!("n{i}"), 4000, 8);
+                n.requested.cpu = (i as i64 * 37) % 4000;
+                n
+            })
+            .collect();
+        let index = |name: &str| nodes.iter().position(|n| n.name == name).unwrap();
+        for names in [
+            vec!["n5"],
+            vec!["n250", "n3", "n120"],
+            vec!["n7", "n7"],
+            vec!["n299", "n0"],
+        ] {
+            let p = pinned_to(&names);
+            assert_eq!(pinned_node_names(&p.spec), Some(names.clone()));
+            let candidates: Vec<usize> = names.iter().map(|n| index(n)).collect();
+            for start in [0, 4, 121, 299] {
+                assert_eq!(
+                    schedule_among(&p, &nodes, start, &candidates),
+                    Some(schedule(&p, &nodes, start)),
+                    "{names:?} from {start}"
+                );
+            }
+        }
+        // Pinned to a node that cannot take it: the full search writes the message.
+        let mut full = nodes.clone();
+        full[9].requested.cpu = 4000;
+        let p = pinned_to(&["n9"]);
+        assert_eq!(schedule_among(&p, &full, 0, &[9]), None);
+        assert!(pinned_node_names(&pod(1, 1).spec).is_none());
     }
 
     #[test]

@@ -234,6 +234,10 @@ impl Machinery {
         let batch: Vec<Key> = s.active.iter().take(ATTEMPTS_PER_PASS).cloned().collect();
         let mut work = 0;
         for key in batch {
+            if self.over_budget() {
+                // The rest of the queue waits for the next pass.
+                break;
+            }
             self.sched.active.remove(&key);
             let Some(pod) = self.inf.get(super::informer::Kind::Pod, &key).cloned() else {
                 continue;
@@ -242,8 +246,22 @@ impl Machinery {
                 continue;
             }
             let info = pod_info(&pod);
-            let (placement, visited) =
-                scheduler::schedule(&info, &self.sched.nodes, self.sched.next_start);
+            // A pod pinned to nodes by name (a daemon pod) is checked against those alone.
+            let pinned = scheduler::pinned_node_names(&info.spec).and_then(|names| {
+                let candidates: Vec<usize> = names
+                    .iter()
+                    .filter_map(|n| self.sched.index.get(*n).copied())
+                    .collect();
+                scheduler::schedule_among(
+                    &info,
+                    &self.sched.nodes,
+                    self.sched.next_start,
+                    &candidates,
+                )
+            });
+            let (placement, visited) = pinned.unwrap_or_else(|| {
+                scheduler::schedule(&info, &self.sched.nodes, self.sched.next_start)
+            });
             let n = self.sched.nodes.len().max(1);
             self.sched.next_start = (self.sched.next_start + visited) % n;
             match placement {
