@@ -502,13 +502,17 @@ async fn watch(
             buf.extend_from_slice(&chunk);
             &buf
         };
-        let mut from = 0;
         let before = out.delivered;
-        while let Some(len) = data[from..].iter().position(|&b| b == b'\n') {
-            let line = &data[from..from + len];
-            from += len + 1;
+        // As text, so the searches below use std's memchr-backed ones: the client stays cheap
+        // next to the server it measures.
+        let text = match std::str::from_utf8(data) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(data),
+        };
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        for line in text[..complete].split_terminator('\n') {
             let Some(i) = name_index(line) else { continue };
-            let phase = if line.ends_with(b"\"type\":\"ADDED\"}") {
+            let phase = if line.ends_with("\"type\":\"ADDED\"}") {
                 0
             } else {
                 modified[i] += 1;
@@ -524,19 +528,15 @@ async fn watch(
             out.delivered += 1;
             out.last = at;
         }
-        let rest = data[from..].to_vec();
-        buf = rest;
+        buf = text.as_bytes()[complete..].to_vec();
         seen.fetch_add(out.delivered - before, Ordering::Relaxed);
     }
     out
 }
 
 /// The index in a `"name":"p-NNNNNN"` of an event line.
-fn name_index(line: &[u8]) -> Option<usize> {
-    let pat = b"\"name\":\"p-";
-    let at = line.windows(pat.len()).position(|w| w == pat)? + pat.len();
-    std::str::from_utf8(line.get(at..at + 6)?)
-        .ok()?
-        .parse()
-        .ok()
+fn name_index(line: &str) -> Option<usize> {
+    let pat = "\"name\":\"p-";
+    let at = line.find(pat)? + pat.len();
+    line.get(at..at + 6)?.parse().ok()
 }
