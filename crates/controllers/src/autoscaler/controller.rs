@@ -487,6 +487,7 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
         let text = status::render(now, &snapshot, Some(&plan), &self.memory, None);
         self.write_status(text, now).await;
         self.update_metrics(&snapshot, &plan, &groups);
+        self.converters.put_back(snapshot);
         let status_time = t.elapsed();
         let after = self.node_groups.calls();
         let report = LoopReport {

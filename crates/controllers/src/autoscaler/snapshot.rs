@@ -26,16 +26,36 @@ use super::memory::Memory;
 
 /// Kubernetes objects converted to planner objects, reconverted only when their
 /// resourceVersion changes.
+///
+/// [`Converted::convert`] clones cached values; [`Converted::take`] moves them out instead and
+/// [`Converted::put_back`] returns them after the plan, so a loop over tens of thousands of
+/// unchanged pods costs neither conversions nor deep clones.
 pub struct Converted<M> {
     entries: HashMap<String, (String, M)>,
+    /// Keys and resourceVersions of the values lent out by `take`, in order.
+    lent: Vec<(String, String)>,
 }
 
 impl<M> Default for Converted<M> {
     fn default() -> Self {
         Self {
             entries: HashMap::new(),
+            lent: Vec::new(),
         }
     }
+}
+
+fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (String, String) {
+    let key = meta
+        .uid
+        .clone()
+        .unwrap_or_else(|| format!("{:?}/{:?}", meta.namespace, meta.name));
+    (key, meta.resource_version.clone().unwrap_or_default())
+}
+
+/// Kubernetes object → planner object through JSON bytes (no intermediate `Value` tree).
+fn to_model<K: Serialize, M: DeserializeOwned>(o: &K) -> serde_json::Result<M> {
+    serde_json::to_vec(o).and_then(|bytes| serde_json::from_slice(&bytes))
 }
 
 impl<M: DeserializeOwned + Clone> Converted<M> {
@@ -45,18 +65,26 @@ impl<M: DeserializeOwned + Clone> Converted<M> {
     where
         K: kube::Resource + Serialize,
     {
+        let out = self.take(objects);
+        let copy = out.clone();
+        self.put_back(out);
+        copy
+    }
+
+    /// Like `convert`, but the values are moved out of the cache; give them back with
+    /// `put_back` (unchanged) or the next call converts them again.
+    pub fn take<K>(&mut self, objects: &[Arc<K>]) -> Vec<M>
+    where
+        K: kube::Resource + Serialize,
+    {
         let mut out = Vec::with_capacity(objects.len());
-        let mut seen = HashMap::with_capacity(objects.len());
+        self.lent.clear();
         for o in objects {
             let meta = o.meta();
-            let key = meta
-                .uid
-                .clone()
-                .unwrap_or_else(|| format!("{:?}/{:?}", meta.namespace, meta.name));
-            let rv = meta.resource_version.clone().unwrap_or_default();
+            let (key, rv) = key_of(meta);
             let converted = match self.entries.remove(&key) {
                 Some((old_rv, m)) if old_rv == rv && !rv.is_empty() => Some(m),
-                _ => match serde_json::to_value(&**o).and_then(serde_json::from_value::<M>) {
+                _ => match to_model::<K, M>(o) {
                     Ok(m) => Some(m),
                     Err(e) => {
                         tracing::warn!(name = ?meta.name, namespace = ?meta.namespace, error = %e, "object skipped: it does not convert to the planner's model");
@@ -65,12 +93,25 @@ impl<M: DeserializeOwned + Clone> Converted<M> {
                 },
             };
             if let Some(m) = converted {
-                out.push(m.clone());
-                seen.insert(key, (rv, m));
+                out.push(m);
+                self.lent.push((key, rv));
             }
         }
-        self.entries = seen;
+        // What is left was not listed this time: gone.
+        self.entries.clear();
         out
+    }
+
+    /// Returns the values `take` lent out, in the same order.
+    pub fn put_back(&mut self, values: Vec<M>) {
+        if values.len() != self.lent.len() {
+            self.lent.clear();
+            return;
+        }
+        self.entries.reserve(values.len());
+        for ((key, rv), m) in self.lent.drain(..).zip(values) {
+            self.entries.insert(key, (rv, m));
+        }
     }
 }
 
@@ -119,6 +160,11 @@ pub fn provider_id(node: &Node) -> Option<&str> {
 }
 
 impl Converters {
+    /// Gives the snapshot's pods back to the cache once the loop is done with it.
+    pub fn put_back(&mut self, snapshot: model::Snapshot) {
+        self.pods.put_back(snapshot.pods);
+    }
+
     /// Builds the snapshot for one loop.
     pub fn snapshot(
         &mut self,
@@ -147,7 +193,7 @@ impl Converters {
             .filter(|p| is_bound(p) || is_unschedulable(p))
             .cloned()
             .collect();
-        let pods = self.pods.convert(&wanted);
+        let pods = self.pods.take(&wanted);
         let pdbs = self.pdbs.convert(observed.pdbs);
 
         // Instances are matched to registered nodes by provider id; an instance without a node
@@ -380,6 +426,21 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(c.entries.len(), 1);
         assert_eq!(out[0].metadata.name, "a");
+    }
+
+    #[test]
+    fn lent_values_come_back_and_are_not_converted_again() {
+        let mut c: Converted<model::Node> = Converted::default();
+        let (a, b) = (node("a", "p-a"), node("b", "p-b"));
+        let lent = c.take(&[a.clone(), b.clone()]);
+        assert_eq!(lent.len(), 2);
+        assert!(c.entries.is_empty());
+        c.put_back(lent);
+        assert_eq!(c.entries.len(), 2);
+        // Not given back: the next take converts afresh, and still answers.
+        let lent = c.take(&[a, b]);
+        assert_eq!(lent[1].metadata.name, "b");
+        assert!(c.entries.is_empty());
     }
 
     #[test]
