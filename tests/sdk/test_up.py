@@ -4,7 +4,9 @@ on the same state directory finds the secret and the cluster instead of making t
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import stat
 import subprocess
 
@@ -41,3 +43,42 @@ def test_up_runs_seed_000_to_four_ready_nodes_and_reuses_its_state(tmp_path):
     second = up(tmp_path)
     assert "found from an earlier run" in second, second
     assert len(node_lines(second)) == 4, second
+
+
+def test_while_up_serves_get_with_server_shows_the_control_planes_cluster_and_pools(tmp_path):
+    proc = subprocess.Popen(
+        [str(ackctl_bin()), "up", "--state-dir", str(tmp_path),
+         "--listen", "127.0.0.1:0", "--emulator-listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        server = None
+        for line in proc.stdout:
+            if line.startswith("ackctl server"):
+                server = line.split()[2]
+            if line.startswith("Serving until interrupted"):
+                break
+        assert server, "ackctl up did not print its server's address"
+
+        def get(*args):
+            out = subprocess.run(
+                [str(ackctl_bin()), "get", *args, "--server", server, "--state-dir", str(tmp_path), "-o", "json"],
+                capture_output=True, text=True, timeout=30,
+            )
+            assert out.returncode == 0, out.stderr
+            return json.loads(out.stdout)
+
+        clusters = get("clusters")
+        assert [(c["name"], c["status"]) for c in clusters] == [("alibabacluster-demo", "RUNNING")]
+        assert get("cluster", "alibabacluster-demo")["cloudClusterId"].startswith("c")
+        pools = get("nodepools", "alibabacluster-demo")
+        assert pools["pool1"]["count"] == 1 and pools["pool1"]["instanceType"] == "ecs.sn1ne.large"
+
+        missing = subprocess.run(
+            [str(ackctl_bin()), "get", "cluster", "nope", "--server", server, "--state-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert missing.returncode != 0 and 'no cluster named "nope"' in missing.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)

@@ -16,14 +16,10 @@ use crate::rest::ApiClient;
 /// Where the server is and who is calling.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
-    /// The ackctl server's URL.
-    #[arg(
-        long,
-        env = "ACKCTL_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    server: String,
+    /// The ackctl server's URL (default http://127.0.0.1:8080, where `ackctl up` serves). For
+    /// `ackctl get`, giving it (or ACKCTL_SERVER) asks the server instead of the cloud.
+    #[arg(long, env = "ACKCTL_SERVER", global = true)]
+    server: Option<String>,
     /// API token; default: ACKCTL_TOKEN, else the one `ackctl up` keeps in its state directory.
     #[arg(long, env = "ACKCTL_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
@@ -40,8 +36,22 @@ pub struct Connection {
     org: i64,
 }
 
+/// Where `ackctl up` serves the API.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
 impl Connection {
-    fn client(&self) -> anyhow::Result<ApiClient> {
+    /// Whether a server was named (`--server` or ACKCTL_SERVER).
+    pub fn named(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// The organisation the commands work in.
+    pub fn org(&self) -> i64 {
+        self.org
+    }
+
+    /// A client of the server with the caller's token.
+    pub fn client(&self) -> anyhow::Result<ApiClient> {
         let token = match &self.token {
             Some(t) => t.clone(),
             None => {
@@ -57,7 +67,10 @@ impl Connection {
                     .to_owned()
             }
         };
-        Ok(ApiClient::new(&self.server, &token))
+        Ok(ApiClient::new(
+            self.server.as_deref().unwrap_or(DEFAULT_SERVER),
+            &token,
+        ))
     }
 }
 
@@ -232,12 +245,20 @@ fn cluster_config(args: &CreateClusterArgs) -> anyhow::Result<ClusterConfig> {
 }
 
 async fn find_cluster(api: &ApiClient, org: i64, name: &str) -> anyhow::Result<i64> {
-    api.clusters(org)
+    Ok(cluster_named(api, org, name).await?.id)
+}
+
+/// The cluster called `name`, or an error that says how to list them.
+pub async fn cluster_named(
+    api: &ApiClient,
+    org: i64,
+    name: &str,
+) -> anyhow::Result<crate::rest::Cluster> {
+    api.clusters::<crate::rest::Cluster>(org)
         .await?
         .into_iter()
         .find(|c| c.name == name)
-        .map(|c| c.id)
-        .ok_or_else(|| anyhow::anyhow!("organization {org} has no cluster named {name:?} (list them with the API: GET /api/v1/orgs/{org}/clusters)"))
+        .ok_or_else(|| anyhow::anyhow!("organization {org} has no cluster named {name:?} (list them with `ackctl get clusters --server URL`)"))
 }
 
 /// Polls the cluster until it reaches one of `done`, showing its status, message and the
@@ -306,8 +327,18 @@ async fn wait_for(api: &ApiClient, org: i64, id: i64, done: &[&str]) -> anyhow::
 /// Prints a cluster as a table, JSON or YAML.
 pub fn print_cluster(c: &Value, output: Output) -> anyhow::Result<()> {
     match output {
+        Output::Table => return print_clusters(std::slice::from_ref(c), output),
         Output::Json => println!("{}", serde_json::to_string_pretty(c)?),
         Output::Yaml => print!("{}", serde_saphyr::to_string(c)?),
+    }
+    Ok(())
+}
+
+/// Prints clusters as one table, or as a JSON or YAML list.
+pub fn print_clusters(clusters: &[Value], output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(clusters)?),
+        Output::Yaml => print!("{}", serde_saphyr::to_string(&clusters)?),
         Output::Table => {
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::NOTHING);
@@ -320,31 +351,33 @@ pub fn print_cluster(c: &Value, output: Output) -> anyhow::Result<()> {
                 "NODE POOLS",
                 "CLOUD ID",
             ]);
-            let pools: Vec<String> = c["nodePools"]
-                .as_object()
-                .map(|p| {
-                    p.iter()
-                        .map(|(n, p)| {
-                            format!(
-                                "{n}={}×{}",
-                                p["count"],
-                                p["instanceType"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            table.add_row([
-                c["name"].as_str().unwrap_or("").to_owned(),
-                c["status"].as_str().unwrap_or("").to_owned(),
-                c["region"].as_str().unwrap_or("").to_owned(),
-                c["zone"].as_str().unwrap_or("").to_owned(),
-                c["masters"]["count"]
-                    .as_u64()
-                    .map_or_else(|| "managed".to_owned(), |n| n.to_string()),
-                pools.join(","),
-                c["cloudClusterId"].as_str().unwrap_or("-").to_owned(),
-            ]);
+            for c in clusters {
+                let pools: Vec<String> = c["nodePools"]
+                    .as_object()
+                    .map(|p| {
+                        p.iter()
+                            .map(|(n, p)| {
+                                format!(
+                                    "{n}={}×{}",
+                                    p["count"],
+                                    p["instanceType"].as_str().unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                table.add_row([
+                    c["name"].as_str().unwrap_or("").to_owned(),
+                    c["status"].as_str().unwrap_or("").to_owned(),
+                    c["region"].as_str().unwrap_or("").to_owned(),
+                    c["zone"].as_str().unwrap_or("").to_owned(),
+                    c["masters"]["count"]
+                        .as_u64()
+                        .map_or_else(|| "managed".to_owned(), |n| n.to_string()),
+                    pools.join(","),
+                    c["cloudClusterId"].as_str().unwrap_or("-").to_owned(),
+                ]);
+            }
             println!("{table}");
         }
     }

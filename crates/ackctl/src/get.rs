@@ -1,11 +1,14 @@
 //! `ackctl get <resource>`: list what the cloud holds, as tables, in the manner of
-//! `eksctl get` / `kubectl get`.
+//! `eksctl get` / `kubectl get` — or, with `--server`, what the control plane holds: clusters by
+//! the names their users gave them, with status and node pools.
 
+use crate::cluster_cmd::{Connection, Output, cluster_named, print_cluster, print_clusters};
 use aliyun::cs::{DescribeClusterNodesRequest, DescribeClustersRequest};
 use aliyun::ecs::{DescribeInstanceTypesRequest, DescribeInstancesRequest, DescribeZonesRequest};
 use aliyun::ess::{DescribeScalingGroupsRequest, DescribeScalingInstancesRequest};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
 
 /// Where and as whom to reach Alibaba Cloud; shared by every command that calls it.
 #[derive(Debug, Args, Clone)]
@@ -44,6 +47,13 @@ pub struct GetCommand {
 
     #[command(flatten)]
     cloud: CloudArgs,
+
+    #[command(flatten)]
+    server: Connection,
+
+    /// Output format of the server's views (`--server`); the cloud's views are tables.
+    #[arg(short = 'o', long, value_enum, default_value_t, global = true)]
+    output: Output,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,13 +80,17 @@ enum Resource {
         /// The scaling group id (asg-…).
         group: String,
     },
-    /// ACK clusters of the region.
+    /// ACK clusters of the region; with --server, the control plane's clusters.
     #[command(alias = "cluster")]
-    Clusters,
-    /// Node pools of one ACK cluster, with the ESS group behind each.
+    Clusters {
+        /// Only this cluster (its name, or its id in the cloud).
+        name: Option<String>,
+    },
+    /// Node pools of one ACK cluster, with the ESS group behind each; with --server, the node
+    /// pools of the control plane's cluster.
     #[command(alias = "nodepool", alias = "ng")]
     Nodepools {
-        /// The cluster id (c…).
+        /// The cluster id (c…); with --server, the cluster's name.
         cluster: String,
     },
     /// Nodes of one ACK cluster: masters and node-pool workers.
@@ -95,6 +109,9 @@ fn table<const N: usize>(header: [&str; N]) -> Table {
 
 /// Runs the command and prints a table.
 pub async fn run(cmd: GetCommand) -> anyhow::Result<()> {
+    if cmd.server.named() {
+        return from_server(&cmd).await;
+    }
     let client = cmd.cloud.client()?;
     let (ecs, ess, cs) = (client.ecs(), client.ess(), client.cs());
     let table = match cmd.resource {
@@ -230,13 +247,18 @@ pub async fn run(cmd: GetCommand) -> anyhow::Result<()> {
             }
             t
         }
-        Resource::Clusters => {
+        Resource::Clusters { name } => {
             let mut t = table([
                 "CLUSTER", "NAME", "TYPE", "STATE", "VERSION", "ZONE", "NODES", "CREATED",
             ]);
             for c in cs
                 .describe_all_clusters(&DescribeClustersRequest::default())
                 .await?
+                .into_iter()
+                .filter(|c| {
+                    name.as_ref()
+                        .is_none_or(|n| *n == c.name || *n == c.cluster_id)
+                })
             {
                 t.add_row([
                     c.cluster_id,
@@ -304,4 +326,84 @@ pub async fn run(cmd: GetCommand) -> anyhow::Result<()> {
     };
     println!("{table}");
     Ok(())
+}
+
+/// The control plane's view: clusters and their node pools as the server keeps them.
+async fn from_server(cmd: &GetCommand) -> anyhow::Result<()> {
+    let (api, org) = (cmd.server.client()?, cmd.server.org());
+    match &cmd.resource {
+        Resource::Clusters { name } => {
+            let mut clusters: Vec<Value> = api.clusters(org).await?;
+            let Some(name) = name else {
+                return print_clusters(&clusters, cmd.output);
+            };
+            clusters.retain(|c| c["name"] == name.as_str());
+            let cluster = clusters.pop().ok_or_else(|| {
+                anyhow::anyhow!("organization {org} has no cluster named {name:?}")
+            })?;
+            print_cluster(&cluster, cmd.output)
+        }
+        Resource::Nodepools { cluster } => {
+            let id = cluster_named(&api, org, cluster).await?.id;
+            let c: Value = api
+                .json(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/orgs/{org}/clusters/{id}"),
+                    None,
+                )
+                .await?;
+            let pools = &c["nodePools"];
+            match cmd.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(pools)?),
+                Output::Yaml => print!("{}", serde_saphyr::to_string(pools)?),
+                Output::Table => {
+                    let mut t = table([
+                        "NODEPOOL",
+                        "STATUS",
+                        "INSTANCE TYPE",
+                        "COUNT",
+                        "MIN",
+                        "MAX",
+                        "CLOUD ID",
+                    ]);
+                    let text = |v: &Value| match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => "-".into(),
+                        other => other.to_string(),
+                    };
+                    for (name, p) in pools.as_object().into_iter().flatten() {
+                        t.add_row([
+                            name.clone(),
+                            text(&p["status"]),
+                            text(&p["instanceType"]),
+                            text(&p["count"]),
+                            text(&p["minCount"]),
+                            text(&p["maxCount"]),
+                            text(&p["cloudId"]),
+                        ]);
+                    }
+                    println!("{t}");
+                }
+            }
+            Ok(())
+        }
+        other => anyhow::bail!(
+            "`ackctl get {}` shows what the cloud holds; drop --server (and ACKCTL_SERVER) for it",
+            resource_name(other)
+        ),
+    }
+}
+
+fn resource_name(resource: &Resource) -> &'static str {
+    match resource {
+        Resource::Regions => "regions",
+        Resource::Zones => "zones",
+        Resource::InstanceTypes { .. } => "instance-types",
+        Resource::Instances => "instances",
+        Resource::ScalingGroups => "scaling-groups",
+        Resource::ScalingInstances { .. } => "scaling-instances",
+        Resource::Clusters { .. } => "clusters",
+        Resource::Nodepools { .. } => "nodepools",
+        Resource::Nodes { .. } => "nodes",
+    }
 }

@@ -38,8 +38,8 @@ pub struct Cluster {
 }
 
 #[derive(Deserialize)]
-struct ClusterList {
-    clusters: Vec<Cluster>,
+struct ClusterList<T> {
+    clusters: Vec<T>,
     next: Option<i64>,
 }
 
@@ -126,8 +126,8 @@ impl ApiClient {
         .await
     }
 
-    /// Every cluster of the organisation, all pages.
-    pub async fn clusters(&self, org: i64) -> anyhow::Result<Vec<Cluster>> {
+    /// Every cluster of the organisation, all pages, as [`Cluster`]s or as the server's JSON.
+    pub async fn clusters<T: DeserializeOwned>(&self, org: i64) -> anyhow::Result<Vec<T>> {
         let mut all = Vec::new();
         let mut after = None;
         loop {
@@ -135,7 +135,7 @@ impl ApiClient {
                 Some(a) => format!("/api/v1/orgs/{org}/clusters?after={a}"),
                 None => format!("/api/v1/orgs/{org}/clusters"),
             };
-            let page: ClusterList = self.json(Method::GET, &path, None).await?;
+            let page: ClusterList<T> = self.json(Method::GET, &path, None).await?;
             all.extend(page.clusters);
             match page.next {
                 Some(next) => after = Some(next),

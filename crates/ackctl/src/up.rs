@@ -147,7 +147,7 @@ async fn walkthrough(
         "Creating cluster {} with 3 masters and node pool pool1 of 1 worker (POST /api/v1/orgs/1/clusters)",
         args.cluster_name
     ));
-    let clusters = api.clusters(ORG).await?;
+    let clusters = api.clusters::<Cluster>(ORG).await?;
     let id = match clusters.iter().find(|c| c.name == args.cluster_name) {
         Some(c) => {
             println!(
