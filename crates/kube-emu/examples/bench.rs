@@ -93,6 +93,20 @@ fn pod(i: usize) -> Value {
                                  "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}})
 }
 
+/// The process's CPU time so far (user + system, from /proc at the kernel's 10 ms tick).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -299,27 +313,30 @@ async fn main() {
     let mut conn = Conn::open(addr).await;
     // The first run of each list meets objects nothing has encoded yet (without watchers);
     // the later ones reuse the encodings and Table cells it left behind.
-    let runs = |f: Vec<Duration>| {
+    // Wall time, and the process's CPU time (server and client), which moves less with the
+    // machine's load.
+    let runs = |f: Vec<(Duration, Duration)>| {
         let mut rest = f[1..].to_vec();
         rest.sort();
+        let (wall, cpu) = rest[rest.len() / 2];
         format!(
-            "first {:.1?}, then median {:.1?} (min {:.1?}) over {} runs",
-            f[0],
-            rest[rest.len() / 2],
-            rest[0],
+            "first {:.1?} (CPU {:.0?}), then median {wall:.1?} (CPU {cpu:.0?}; min {:.1?}) over {} runs",
+            f[0].0,
+            f[0].1,
+            rest[0].0,
             rest.len()
         )
     };
     let mut ts = Vec::new();
     let mut n = 0;
     for _ in 0..RUNS {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_time());
         n = api
             .list(pods, None, &ListOptions::default())
             .unwrap()
             .items
             .len();
-        ts.push(t.elapsed());
+        ts.push((t.elapsed(), cpu_time().saturating_sub(c)));
     }
     println!("store list of {n} pods: {}", runs(ts));
     for (what, path, accept, paged) in [
@@ -358,7 +375,7 @@ async fn main() {
         let mut ts = Vec::new();
         let (mut bytes, mut pages) = (0, 0);
         for _ in 0..RUNS {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_time());
             (bytes, pages) = (0, 0);
             let mut next = path.to_string();
             loop {
@@ -370,7 +387,7 @@ async fn main() {
                     None => break,
                 }
             }
-            ts.push(t.elapsed());
+            ts.push((t.elapsed(), cpu_time().saturating_sub(c)));
         }
         println!(
             "HTTP {what}: {bytes} bytes in {pages} page(s); {}",

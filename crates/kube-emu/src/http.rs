@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -351,32 +352,56 @@ fn list_options(rt: &ResourceType, q: &Query) -> Result<ListOptions, Error> {
 }
 
 /// Bodies of lists are produced in chunks of about this size, so a 30,000-pod list is on the
-/// wire while the rest is still being written, and never held whole in memory.
-const LIST_CHUNK: usize = 256 << 10;
+/// wire while the rest is still being written, and never held whole in memory (small enough
+/// for the allocator to reuse heap memory rather than map fresh pages for each).
+const LIST_CHUNK: usize = 64 << 10;
+
+/// Lists with at least this many items get a helper on the blocking pool that prepares
+/// (encodes) items from the end while the response is written from the start, so a list of
+/// objects nothing has encoded yet is built by two cores.
+const ENCODE_AHEAD_MIN: usize = 2_000;
 
 /// A list response: `head`, each item written by `write` (comma-separated), `tail`. One that
 /// fits in a chunk is sent with a Content-Length; a bigger one is streamed chunk by chunk,
 /// each written when the connection wants it, with the runtime's cooperative budget consumed
-/// between chunks so a huge list does not starve the other connections.
-fn list_body<F>(
+/// between chunks so a huge list does not starve the other connections. `prepare` makes what
+/// `write` will need of an item (its shared encodings) and may run ahead on another thread.
+fn list_body<F, P>(
     ct: &'static str,
     head: Vec<u8>,
     page: ListPage,
     write: F,
+    prepare: P,
     tail: &'static [u8],
 ) -> Response
 where
     F: FnMut(&mut Vec<u8>, &Value, &Encoding) + Send + 'static,
+    P: Fn(&Value, &Encoding) + Send + 'static,
 {
     let mut chunks = ListChunks {
         head: Some(head),
-        items: page.items,
-        encodings: page.encodings,
+        items: page.items.into(),
+        encodings: page.encodings.into(),
         next: 0,
         write,
         tail,
         done: false,
+        cursor: Arc::new(AtomicUsize::new(0)),
+        stop: Arc::new(AtomicBool::new(false)),
     };
+    if chunks.items.len() >= ENCODE_AHEAD_MIN {
+        let (items, encodings) = (chunks.items.clone(), chunks.encodings.clone());
+        let (cursor, stop) = (chunks.cursor.clone(), chunks.stop.clone());
+        tokio::task::spawn_blocking(move || {
+            for i in (0..items.len()).rev() {
+                // Until it meets the writer (or the response is dropped).
+                if stop.load(Ordering::Relaxed) || i <= cursor.load(Ordering::Relaxed) {
+                    break;
+                }
+                prepare(&items[i], &encodings[i]);
+            }
+        });
+    }
     let first = chunks.next_chunk().unwrap_or_default();
     if chunks.done {
         return bytes_response(200, ct, first);
@@ -398,12 +423,21 @@ where
 
 struct ListChunks<F> {
     head: Option<Vec<u8>>,
-    items: Vec<Arc<Value>>,
-    encodings: Vec<Arc<Encoding>>,
+    items: Arc<[Arc<Value>]>,
+    encodings: Arc<[Arc<Encoding>]>,
     next: usize,
     write: F,
     tail: &'static [u8],
     done: bool,
+    /// Shared with an encode-ahead helper: how far the writer got, and whether it is gone.
+    cursor: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<F> Drop for ListChunks<F> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl<F: FnMut(&mut Vec<u8>, &Value, &Encoding)> ListChunks<F> {
@@ -414,13 +448,14 @@ impl<F: FnMut(&mut Vec<u8>, &Value, &Encoding)> ListChunks<F> {
         let mut out = self
             .head
             .take()
-            .unwrap_or_else(|| Vec::with_capacity(LIST_CHUNK + (LIST_CHUNK >> 3)));
+            .unwrap_or_else(|| Vec::with_capacity(LIST_CHUNK + (LIST_CHUNK >> 2)));
         while self.next < self.items.len() && out.len() < LIST_CHUNK {
             if self.next > 0 {
                 out.push(b',');
             }
             (self.write)(&mut out, &self.items[self.next], &self.encodings[self.next]);
             self.next += 1;
+            self.cursor.store(self.next, Ordering::Relaxed);
         }
         if self.next == self.items.len() {
             out.extend_from_slice(self.tail);
@@ -493,6 +528,14 @@ async fn resource(
                     head,
                     page,
                     move |out, o, enc| table::write_row(out, rt, o, enc, now, full_object),
+                    move |o, enc| {
+                        enc.cells(rt, o);
+                        if full_object {
+                            enc.json(o);
+                        } else {
+                            enc.metadata(o);
+                        }
+                    },
                     table::TAIL,
                 ));
             }
@@ -506,6 +549,9 @@ async fn resource(
                 head,
                 page,
                 |out, o, enc| out.extend_from_slice(enc.json(o)),
+                |o, enc| {
+                    enc.json(o);
+                },
                 b"]}",
             ))
         }
@@ -1043,5 +1089,192 @@ fn logs(st: &HttpState, ns: &str, name: &str, q: &Query) -> Result<Response, Err
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         error_response(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::resources::lookup;
+    use crate::store::Config;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// A server with `n` pods over 3 namespaces, half of them with a running status.
+    fn server(n: usize) -> (Router, Arc<ApiServer>) {
+        let api = Arc::new(ApiServer::new(
+            Arc::new(ManualClock::new(NOW)),
+            Config::default(),
+        ));
+        let (pods, nss) = (
+            lookup("", "pods").unwrap(),
+            lookup("", "namespaces").unwrap(),
+        );
+        for ns in ["a", "b", "c"] {
+            api.create(nss, None, json!({"metadata": {"name": ns}}), false)
+                .unwrap();
+        }
+        for i in 0..n {
+            let ns = ["a", "b", "c"][i % 3];
+            let name = format!("p-{i:05}");
+            api.create(
+                pods,
+                Some(ns),
+                json!({"metadata": {"name": name, "labels": {"app": "w\"e\\b"}},
+                "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}}),
+                false,
+            )
+            .unwrap();
+            if i % 2 == 0 {
+                api.patch(
+                    pods,
+                    Some(ns),
+                    &name,
+                    PatchType::Merge,
+                    &json!({"status": {"phase": "Running", "podIP": "10.0.0.1",
+                                       "containerStatuses": [{"ready": true, "restartCount": 1}]}}),
+                    Target::Status,
+                    None,
+                )
+                .unwrap();
+            }
+        }
+        let app = router(HttpState {
+            api: api.clone(),
+            token: None,
+        });
+        (app, api)
+    }
+
+    async fn get(app: &Router, uri: &str, accept: &str) -> (bool, Vec<u8>) {
+        let req = Request::builder()
+            .uri(uri)
+            .header("accept", accept)
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let sized = resp.headers().contains_key(header::CONTENT_LENGTH);
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (sized, body)
+    }
+
+    #[tokio::test]
+    async fn a_big_list_streams_exactly_what_serializing_it_whole_gives() {
+        let (app, api) = server(3_000);
+        let pods = lookup("", "pods").unwrap();
+        let page = api.list(pods, None, &ListOptions::default()).unwrap();
+        let rv = page.resource_version.to_string();
+        let items: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
+        let want = json!({"kind": "PodList", "apiVersion": "v1",
+                          "metadata": {"resourceVersion": rv}, "items": items});
+        // Twice: the first encodes (with the helper running ahead), the second reuses.
+        for _ in 0..2 {
+            let (sized, body) = get(&app, "/api/v1/pods", "application/json").await;
+            assert!(!sized, "a 3,000-pod list is streamed");
+            let got: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(got, want);
+        }
+        let rows: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| table::row(pods, o, NOW, false))
+            .collect();
+        let table = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                           "metadata": {"resourceVersion": rv},
+                           "columnDefinitions": table::column_definitions(pods), "rows": rows});
+        let (_, body) = get(&app, "/api/v1/pods", TABLE_CONTENT_TYPE).await;
+        assert_eq!(body, serde_json::to_vec(&table).unwrap(), "byte for byte");
+    }
+
+    #[tokio::test]
+    async fn pages_of_a_list_cover_it_once_in_order_with_counts_of_the_rest() {
+        let (app, api) = server(1_234);
+        let mut names = Vec::new();
+        let mut uri = "/api/v1/namespaces/b/pods?limit=100".to_string();
+        loop {
+            let (sized, body) = get(&app, &uri, "application/json").await;
+            assert!(sized, "a page fits in a chunk");
+            let page: Value = serde_json::from_slice(&body).unwrap();
+            let items = page["items"].as_array().unwrap();
+            names.extend(
+                items
+                    .iter()
+                    .map(|p| p["metadata"]["name"].as_str().unwrap().to_string()),
+            );
+            match page["metadata"]["continue"].as_str() {
+                Some(c) => {
+                    let total = api
+                        .list(
+                            lookup("", "pods").unwrap(),
+                            Some("b"),
+                            &ListOptions::default(),
+                        )
+                        .unwrap()
+                        .items
+                        .len();
+                    assert_eq!(
+                        page["metadata"]["remainingItemCount"].as_u64().unwrap() as usize,
+                        total - names.len()
+                    );
+                    uri = format!("/api/v1/namespaces/b/pods?limit=100&continue={c}");
+                }
+                None => break,
+            }
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 1_234 / 3 + usize::from(1_234 % 3 > 1));
+    }
+
+    #[tokio::test]
+    async fn a_burst_reaches_a_watcher_in_order_as_whole_lines() {
+        let (app, api) = server(0);
+        let pods = lookup("", "pods").unwrap();
+        let rv = api.resource_version();
+        let req = Request::builder()
+            .uri(format!(
+                "/api/v1/pods?watch=true&resourceVersion={rv}&timeoutSeconds=5"
+            ))
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        // Written while the watcher is not reading: they queue and go out batched.
+        for i in 0..2_000 {
+            api.create(
+                pods,
+                Some("a"),
+                json!({"metadata": {"name": format!("w-{i:04}")},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
+                false,
+            )
+            .unwrap();
+        }
+        let mut body = resp.into_body();
+        let mut text = String::new();
+        let mut lines = 0;
+        while lines < 2_000 {
+            let frame = body.frame().await.unwrap().unwrap();
+            let chunk = frame.into_data().unwrap();
+            assert!(chunk.ends_with(b"\n"), "chunks carry whole lines");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            lines = text.lines().count();
+        }
+        for (i, line) in text.lines().enumerate() {
+            let ev: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(ev["type"], "ADDED");
+            assert_eq!(ev["object"]["metadata"]["name"], format!("w-{i:04}"));
+        }
     }
 }
