@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use aliyun::Client;
 use aliyun::cs::{
-    AutoScalingSpec, CreateClusterRequest, NodePoolInfoSpec, NodePoolSpec, ScalingGroupSpec,
+    AutoScalingSpec, CreateClusterRequest, KeyValue, KubernetesConfigSpec, NodePoolInfoSpec,
+    NodePoolSpec, ScalingGroupSpec,
 };
 use aliyun::ess::DescribeScalingGroupsRequest;
 use aliyun_emu::{Emulator, FaultConfig};
@@ -41,6 +42,8 @@ struct PoolSpec {
     instance_type: &'static str,
     vswitch: &'static str,
     bounds: (u32, u32),
+    /// A node label the pool's nodes carry.
+    label: Option<(&'static str, &'static str)>,
 }
 
 const WORKERS: PoolSpec = PoolSpec {
@@ -48,6 +51,7 @@ const WORKERS: PoolSpec = PoolSpec {
     instance_type: "ecs.g7.xlarge",
     vswitch: "vsw-cn-hangzhou-k",
     bounds: (1, 10),
+    label: None,
 };
 
 /// GPU types are sold in the region's first zones only.
@@ -56,6 +60,7 @@ const GPUS: PoolSpec = PoolSpec {
     instance_type: "ecs.gn6i-c4g1.xlarge",
     vswitch: "vsw-cn-hangzhou-h",
     bounds: (0, 3),
+    label: None,
 };
 
 /// An emulated ACK cluster with auto-scaling pools, and a kube-rs client for its API.
@@ -101,6 +106,10 @@ impl AckCluster {
                             desired_size: Some(p.bounds.0),
                             ..ScalingGroupSpec::default()
                         },
+                        kubernetes_config: p.label.map(|(k, v)| KubernetesConfigSpec {
+                            labels: Some(vec![KeyValue::new(k, v)]),
+                            ..KubernetesConfigSpec::default()
+                        }),
                         auto_scaling: Some(AutoScalingSpec {
                             enable: true,
                             min_instances: Some(p.bounds.0),
@@ -265,12 +274,24 @@ impl AckCluster {
     }
 
     async fn deploy(&self, name: &str, replicas: i32, requests: serde_json::Value) {
+        self.deploy_on(name, replicas, requests, json!({})).await;
+    }
+
+    /// A Deployment whose pods select nodes with `selector`.
+    async fn deploy_on(
+        &self,
+        name: &str,
+        replicas: i32,
+        requests: serde_json::Value,
+        selector: serde_json::Value,
+    ) {
         let deployment: Deployment = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": "nginx",
+                                  "spec": {"nodeSelector": selector,
+                                           "containers": [{"name": "c", "image": "nginx",
                                            "resources": {"requests": requests, "limits": requests}}]}}}
         }))
         .unwrap();
@@ -567,6 +588,7 @@ async fn a_pool_that_cannot_deliver_is_backed_off_and_the_other_pool_takes_the_p
         instance_type: "ecs.g7.xlarge",
         vswitch: "vsw-cn-hangzhou-h",
         bounds: (0, 10),
+        label: None,
     };
     let stock = vec![aliyun_emu::StockLimit {
         zone: "cn-hangzhou-k".into(),
@@ -620,5 +642,32 @@ async fn a_pool_that_cannot_deliver_is_backed_off_and_the_other_pool_takes_the_p
         "{status}"
     );
     assert_eq!(cluster.emulator.snapshot().orphans(), Vec::<String>::new());
+    task.abort();
+}
+
+/// A pool scaled from zero has no node to copy its daemon pods from: the template counts the
+/// DaemonSets whose pods would land there, so 8 one-vCPU pods get 3 nodes in one go (3 per
+/// 4-vCPU node beside 220m of daemons), not 2 and then 1 more.
+#[tokio::test]
+async fn a_pool_scaled_from_zero_gets_enough_nodes_for_its_daemon_pods_in_one_step() {
+    const BATCH: PoolSpec = PoolSpec {
+        name: "batch",
+        instance_type: "ecs.g7.xlarge",
+        vswitch: "vsw-cn-hangzhou-k",
+        bounds: (0, 5),
+        label: Some(("workload", "batch")),
+    };
+    let cluster = AckCluster::create(FaultConfig::default(), &[WORKERS, BATCH]).await;
+    let groups = cluster.groups(&[WORKERS, BATCH]).await;
+    let (calls, task) = cluster.autoscaler().await;
+    cluster
+        .deploy_on("jobs", 8, json!({"cpu": "1"}), json!({"workload": "batch"}))
+        .await;
+    wait_for("8 jobs pods Running", Duration::from_secs(60), || async {
+        cluster.pods_of("jobs").await == (8, 8)
+    })
+    .await;
+    assert_eq!(cluster.group_size(&groups[1]).await, (3, 3));
+    assert_eq!(calls.calls().mutate, 1, "one scale-up");
     task.abort();
 }

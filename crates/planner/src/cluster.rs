@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::equivalence::{Class, Grouper};
-use crate::model::{Node, NodeGroup, Snapshot, Taint};
-use crate::predicates::{self, Failure, NodeView};
+use crate::model::{Node, NodeGroup, Pod, Snapshot, Taint};
+use crate::predicates::{self, Failure, NodeView, PodView};
 use crate::resources::Resources;
 use crate::topology::{self, Constraint, Counter, HOSTNAME};
 
@@ -139,6 +139,44 @@ pub fn allocatable(node: &Node) -> (Resources, Vec<(String, i64)>) {
         r.pods = DEFAULT_MAX_PODS;
     }
     (r, ext)
+}
+
+/// What the DaemonSets whose pods would be placed on `template` request (node selector, required
+/// node affinity, taints and extended resources checked as the scheduler would).
+pub fn daemon_set_overhead(daemon_sets: &[crate::model::DaemonSet], template: &Node) -> Resources {
+    let (_, extended) = allocatable(template);
+    let node = NodeView {
+        name: &template.metadata.name,
+        labels: &template.metadata.labels,
+        taints: &template.spec.taints,
+        unschedulable: template.spec.unschedulable,
+        extended: &extended,
+    };
+    daemon_sets
+        .iter()
+        .filter_map(|ds| {
+            let pod = Pod {
+                metadata: ds.spec.template.metadata.clone(),
+                spec: ds.spec.template.spec.clone(),
+                ..Pod::default()
+            };
+            let (requests, extended) = crate::resources::pod_requests(&pod);
+            let view = PodView {
+                node_selector: &pod.spec.node_selector,
+                node_affinity: pod
+                    .spec
+                    .affinity
+                    .as_ref()
+                    .and_then(|a| a.node_affinity.as_ref())
+                    .and_then(|n| n.required.as_ref()),
+                tolerations: &pod.spec.tolerations,
+                extended: &extended,
+            };
+            crate::predicates::check(&view, &node)
+                .ok()
+                .map(|()| requests)
+        })
+        .fold(Resources::default(), Resources::plus)
 }
 
 /// Node capacity, as CA's resource limits count it (allocatable when capacity is absent).
@@ -266,7 +304,8 @@ impl<'a> World<'a> {
             for &m in &members {
                 nodes[m as usize].group = Some(g as u32);
             }
-            // New nodes run the DaemonSets a ready member runs, as CA's template from a real node.
+            // New nodes run the DaemonSets a ready member runs, as CA's template from a real node;
+            // without one, the DaemonSets whose pods would go to the template.
             let overhead = members
                 .iter()
                 .find(|&&m| nodes[m as usize].ready)
@@ -282,7 +321,7 @@ impl<'a> World<'a> {
                             acc.plus(classes[pod_class[p as usize] as usize].requests)
                         })
                 })
-                .unwrap_or_default();
+                .unwrap_or_else(|| daemon_set_overhead(&snapshot.daemon_sets, &spec.template));
             let (template_alloc, _) = allocatable(&spec.template);
             let shape = shape_of(&spec.template, &spec.id);
             groups.push(Group {

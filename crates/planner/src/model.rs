@@ -47,6 +47,33 @@ pub struct Snapshot {
     pub last_scale_down_delete_time: Option<Timestamp>,
     #[serde(default)]
     pub last_scale_down_fail_time: Option<Timestamp>,
+    /// DaemonSets (as `kubectl get ds -o json` prints them): a new node of a group with no ready
+    /// member to copy runs the ones whose pod template fits its template.
+    #[serde(default, deserialize_with = "list")]
+    pub daemon_sets: Vec<DaemonSet>,
+}
+
+/// A DaemonSet; only its pod template is used.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DaemonSet {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: DaemonSetSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DaemonSetSpec {
+    #[serde(default)]
+    pub template: PodTemplate,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PodTemplate {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: PodSpec,
 }
 
 /// A set of identical nodes that can be resized (an ESS scaling group, an ACK node pool).

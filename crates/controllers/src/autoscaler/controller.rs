@@ -4,7 +4,7 @@
 //! background tasks between loops; each loop first collects the ones that ended.
 //!
 //! ```text
-//!  watch: nodes, pods, pdbs, configmap ─▶ Stores ─┐
+//!  watch: nodes, pods, pdbs, ds, configmap ─▶ Stores ─┐
 //!  NodeGroups::refresh ──────────────────────────┼─▶ snapshot ─▶ planner::plan ─▶ Actuator
 //!  Memory (unneeded since, last actions, ────────┘                     │    └─▶ status, events,
 //!          deletions in flight) ◀── finished drains ◀── drain tasks ◀──┘        metrics
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use cloud::node_groups::{CallCount, Groups, NodeGroups};
 use futures_util::StreamExt;
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -116,6 +117,7 @@ pub struct Autoscaler<N> {
     nodes: Store<Node>,
     pods: Store<Pod>,
     pdbs: Store<PodDisruptionBudget>,
+    daemon_sets: Store<DaemonSet>,
     config_maps: Store<ConfigMap>,
     watches: Vec<JoinHandle<()>>,
     converters: Converters,
@@ -178,6 +180,10 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
             Api::<PodDisruptionBudget>::all(client.clone()),
             watcher::Config::default(),
         );
+        let (daemon_sets, h5) = reflect(
+            Api::<DaemonSet>::all(client.clone()),
+            watcher::Config::default(),
+        );
         let (config_maps, h4) = reflect(
             Api::<ConfigMap>::namespaced(client.clone(), &config.namespace),
             watcher::Config::default().fields(&format!("metadata.name={PRIORITY_CONFIG_MAP}")),
@@ -195,8 +201,9 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
             nodes,
             pods,
             pdbs,
+            daemon_sets,
             config_maps,
-            watches: vec![h1, h2, h3, h4],
+            watches: vec![h1, h2, h3, h4, h5],
             converters: Converters::default(),
             memory: Memory::default(),
             metrics,
@@ -219,6 +226,10 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
         synced(
             tokio::time::timeout_at(deadline, me.pdbs.wait_until_ready()).await,
             "poddisruptionbudgets",
+        )?;
+        synced(
+            tokio::time::timeout_at(deadline, me.daemon_sets.wait_until_ready()).await,
+            "daemonsets",
         )?;
         synced(
             tokio::time::timeout_at(deadline, me.config_maps.wait_until_ready()).await,
@@ -433,6 +444,7 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
         };
         let pods = self.pods.state();
         let pdbs = self.pdbs.state();
+        let daemon_sets = self.daemon_sets.state();
         let priority = self
             .config_maps
             .state()
@@ -443,6 +455,7 @@ impl<N: NodeGroups + 'static> Autoscaler<N> {
                 nodes: &nodes,
                 pods: &pods,
                 pdbs: &pdbs,
+                daemon_sets: &daemon_sets,
                 priority_config: priority.as_deref(),
             },
             &groups,

@@ -2,7 +2,7 @@
 //! loop's refresh. Pure: no I/O and no clock.
 //!
 //! ```text
-//!  reflector stores (k8s-openapi objects) ─┐
+//!  reflector stores (k8s-openapi objects: nodes, pods, PDBs, DaemonSets) ─┐
 //!  cloud::Groups (sizes, instances, templates) ─┼─▶ Snapshot ─▶ planner::plan
 //!  Memory (unneeded since, last scale-up/down, backoffs) ─┘
 //! ```
@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use cloud::node_groups::{Groups, NodeTemplate};
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use planner::model::{self, PriorityConfig};
@@ -121,6 +122,7 @@ pub struct Converters {
     nodes: Converted<model::Node>,
     pods: Converted<model::Pod>,
     pdbs: Converted<model::PodDisruptionBudget>,
+    daemon_sets: Converted<model::DaemonSet>,
 }
 
 /// What the reflectors hold right now.
@@ -128,6 +130,7 @@ pub struct Observed<'a> {
     pub nodes: &'a [Arc<Node>],
     pub pods: &'a [Arc<Pod>],
     pub pdbs: &'a [Arc<PodDisruptionBudget>],
+    pub daemon_sets: &'a [Arc<DaemonSet>],
     pub priority_config: Option<&'a ConfigMap>,
 }
 
@@ -195,6 +198,7 @@ impl Converters {
             .collect();
         let pods = self.pods.take(&wanted);
         let pdbs = self.pdbs.convert(observed.pdbs);
+        let daemon_sets = self.daemon_sets.convert(observed.daemon_sets);
 
         // Instances are matched to registered nodes by provider id; an instance without a node
         // is listed under its provider id, which the planner reads as "not registered yet".
@@ -242,6 +246,7 @@ impl Converters {
             last_scale_up_time: memory.last_scale_up,
             last_scale_down_delete_time: memory.last_scale_down_delete,
             last_scale_down_fail_time: memory.last_scale_down_fail,
+            daemon_sets,
         }
     }
 }
@@ -362,6 +367,7 @@ mod tests {
             nodes: &nodes,
             pods: &[],
             pdbs: &[],
+            daemon_sets: &[],
             priority_config: None,
         };
         let s = Converters::default().snapshot(
@@ -388,6 +394,7 @@ mod tests {
             nodes: &nodes,
             pods: &pods,
             pdbs: &[],
+            daemon_sets: &[],
             priority_config: None,
         };
         let s = Converters::default().snapshot(
@@ -454,6 +461,7 @@ mod tests {
             nodes: &[],
             pods: &[],
             pdbs: &[],
+            daemon_sets: &[],
             priority_config: Some(&cm),
         };
         let s = Converters::default().snapshot(

@@ -424,6 +424,45 @@ fn nodes_already_being_deleted_count_against_the_group_minimum() {
 }
 
 #[test]
+fn a_group_scaled_from_zero_counts_the_daemon_sets_its_new_nodes_will_run() {
+    let ds = |name: &str, cpu: &str, selector: Value| {
+        json!({"metadata": {"name": name, "namespace": "kube-system"},
+               "spec": {"template": {"spec": {"nodeSelector": selector, "tolerations": [{"operator": "Exists"}],
+                        "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]}}}})
+    };
+    let mut v = snapshot(
+        vec![],
+        pods("default", "web", 8, "1", "1Gi"),
+        vec![group(
+            "g",
+            0,
+            10,
+            0,
+            &[],
+            taint(four_cpu("t"), "dedicated", "NoSchedule"),
+        )],
+    );
+    // 300m lands on every node; the GPU daemon does not match the template.
+    v["daemonSets"] = json!([
+        ds("proxy", "200m", json!({})),
+        ds("cni", "100m", json!({})),
+        ds(
+            "gpu-driver",
+            "1",
+            json!({"aliyun.accelerator/nvidia_name": "T4"})
+        ),
+    ]);
+    for p in v["pods"].as_array_mut().unwrap() {
+        p["spec"]["tolerations"] = json!([{"key": "dedicated", "operator": "Exists"}]);
+    }
+    let p = run(v.clone(), &Options::default());
+    // 3.7 cpu left per node: three one-cpu pods each, so three nodes, not two.
+    assert_eq!(ups(&p), [("g".to_string(), 3)]);
+    v["daemonSets"] = json!([]);
+    assert_eq!(ups(&run(v, &Options::default())), [("g".to_string(), 2)]);
+}
+
+#[test]
 fn the_plan_is_the_same_for_the_same_seed() {
     let s = scenarios::small(3, 2, 12, 300, 15, 60);
     let now = scenarios::NOW.parse().unwrap();
