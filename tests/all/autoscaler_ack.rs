@@ -115,7 +115,6 @@ impl AckCluster {
                             min_instances: Some(p.bounds.0),
                             max_instances: Some(p.bounds.1),
                         }),
-                        ..NodePoolSpec::default()
                     })
                     .collect(),
                 ..CreateClusterRequest::default()
