@@ -353,14 +353,19 @@ impl Machinery {
             let diff = replicas_of(&rs) - active.len() as i64;
             let allowed = BURST.min(self.budget_left() as i64);
             if diff > 0 {
+                let mut out_of_budget = diff > allowed;
                 for _ in 0..diff.min(allowed) {
+                    if self.over_budget() {
+                        out_of_budget = true;
+                        break;
+                    }
                     let pod = rsc::pod_from_template(&rs, "ReplicaSet", &rs["spec"]["template"]);
                     match self.api.create(self.t.pods, Some(&key.0), pod, false) {
                         Ok(_) => work += 1,
                         Err(_) => break,
                     }
                 }
-                if diff > allowed {
+                if out_of_budget {
                     // The rest on the next round or pass.
                     self.dirty_replicasets.insert(key.clone());
                 }
@@ -470,6 +475,10 @@ impl Machinery {
             self.dirty_daemonsets.insert(key.clone());
         }
         for node in create.iter().take(allowed) {
+            if self.over_budget() {
+                self.dirty_daemonsets.insert(key.clone());
+                break;
+            }
             let pod = daemonsets::daemon_pod(&ds, node, &hash);
             match self.api.create(self.t.pods, Some(&key.0), pod, false) {
                 Ok(_) => work += 1,
