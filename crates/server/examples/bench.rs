@@ -3,7 +3,7 @@
 //! in-process emulator with zero delays.
 //!
 //! ```text
-//! cargo run --release -p server --example bench -- [CLUSTERS] [REQUESTS] [CONCURRENCY] [postgres://…]
+//! cargo run --release -p server --example server-bench -- [CLUSTERS] [REQUESTS] [CONCURRENCY] [postgres://…]
 //! ```
 //! Defaults: 10000 clusters, 5000 requests, 16 concurrent. The SQLite database lives in a
 //! temporary directory (on /dev/shm when there is one, to measure the server rather than the

@@ -1,8 +1,8 @@
 //! Store figures for the control plane's hot paths, on SQLite by default:
 //!
 //! ```text
-//! cargo run --release -p store --example bench            # SQLite in a temporary directory
-//! cargo run --release -p store --example bench -- URL     # any store URL (postgres://… too)
+//! cargo run --release -p store --example store-bench            # SQLite in a temporary directory
+//! cargo run --release -p store --example store-bench -- URL     # any store URL (postgres://… too)
 //! ```
 //!
 //! Inserts 10,000 clusters (each with one node pool, one transaction each, as the API does),
