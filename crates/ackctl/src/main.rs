@@ -24,8 +24,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Create and operate elastic Kubernetes clusters on Alibaba Cloud.
 ///
-/// Every command talks to Alibaba Cloud through its OpenAPI. Point it at the local emulator
-/// (`ackctl emulator`) with --alibaba-endpoint or ACKCTL_ALIBABA_ENDPOINT to work offline.
+/// Start with `ackctl up`: the emulated Alibaba Cloud and the control plane server in one
+/// process, and a first cluster. The cluster commands (create, delete, scale, write-kubeconfig,
+/// get --server) talk to an ackctl server (--server or ACKCTL_SERVER); the others talk to Alibaba
+/// Cloud's OpenAPI — point them at the emulator with --alibaba-endpoint or
+/// ACKCTL_ALIBABA_ENDPOINT to work offline.
 #[derive(Debug, Parser)]
 #[command(
     name = "ackctl",
