@@ -47,7 +47,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Cluster-autoscaler decisions: `plan` computes one pass on a snapshot.
+    /// The cluster autoscaler: `run` it against a cluster and its ESS groups or ACK node pools,
+    /// `plan` one pass on a snapshot file, or `bench` its loop at scale on the emulator.
     #[command(subcommand)]
     Autoscaler(autoscaler::AutoscalerCommand),
     /// Run the local Alibaba Cloud emulator (ECS, ESS, ACK, ECI, SLB, VPC), or benchmark it.
