@@ -421,6 +421,35 @@ where
     r
 }
 
+/// Pages a paging client (kubectl, a reflector) will most likely ask for next are prepared
+/// on the blocking pool while the current one is sent: two pages' worth, so a 60-page
+/// `kubectl get pods -A` finds each page's rows made while it read the previous one.
+fn prepare_next_pages<P>(
+    api: Arc<ApiServer>,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    opts: ListOptions,
+    next: String,
+    prepare: P,
+) where
+    P: Fn(&Value, &Encoding) + Send + 'static,
+{
+    let ns = ns.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let ahead = ListOptions {
+            limit: opts.limit.saturating_mul(2),
+            continue_token: Some(next),
+            ..opts
+        };
+        // A token gone stale meanwhile just means nothing to prepare.
+        if let Ok(page) = api.list(rt, ns.as_deref(), &ahead) {
+            for (o, enc) in page.items.iter().zip(&page.encodings) {
+                prepare(o, enc);
+            }
+        }
+    });
+}
+
 struct ListChunks<F> {
     head: Option<Vec<u8>>,
     items: Arc<[Arc<Value>]>,
@@ -519,6 +548,19 @@ async fn resource(
             if let Some(r) = page.remaining {
                 meta["remainingItemCount"] = json!(r);
             }
+            let prepare = move |o: &Value, enc: &Encoding| {
+                if table {
+                    enc.cells(rt, o);
+                }
+                if !table || full_object {
+                    enc.json(o);
+                } else {
+                    enc.metadata(o);
+                }
+            };
+            if let Some(next) = page.continue_token.clone() {
+                prepare_next_pages(api.clone(), rt, ns, opts, next, prepare);
+            }
             if table {
                 let now = api.now_ms();
                 let mut head = Vec::new();
@@ -528,14 +570,7 @@ async fn resource(
                     head,
                     page,
                     move |out, o, enc| table::write_row(out, rt, o, enc, now, full_object),
-                    move |o, enc| {
-                        enc.cells(rt, o);
-                        if full_object {
-                            enc.json(o);
-                        } else {
-                            enc.metadata(o);
-                        }
-                    },
+                    prepare,
                     table::TAIL,
                 ));
             }
@@ -549,9 +584,7 @@ async fn resource(
                 head,
                 page,
                 |out, o, enc| out.extend_from_slice(enc.json(o)),
-                |o, enc| {
-                    enc.json(o);
-                },
+                prepare,
                 b"]}",
             ))
         }
