@@ -15,7 +15,8 @@
 //! figures on a shared 2-core machine move with it.
 //!
 //! Run: `cargo run --release -p kube-emu --example bench` (`-- lists` skips the writes phase's
-//! watchers and pacing and only builds the store and measures the lists).
+//! watchers and pacing and only builds the store and measures the lists; `-- serve` keeps
+//! serving afterwards, for timing kubectl against the same cluster).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -400,6 +401,11 @@ async fn main() {
         );
     }
     println!("load average at the end: {}", load());
+    if std::env::args().any(|a| a == "serve") {
+        // For timing real clients against the same cluster: `kubectl --server http://ADDR …`.
+        println!("serving on http://{addr} until killed");
+        std::future::pending::<()>().await;
+    }
 }
 
 fn continue_token(body: &[u8]) -> Option<String> {
