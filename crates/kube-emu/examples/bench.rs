@@ -139,6 +139,10 @@ async fn main() {
         api: api.clone(),
         token: None,
     });
+    // As the emulator's listener does (and Go's net package by default): no Nagle delays.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let now = api.now_ms();

@@ -840,58 +840,109 @@ fn watch(
     } else {
         st.api.watch(rt, ns, rv)
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let api = st.api.clone();
-    let ns = ns.map(str::to_string);
-    tokio::spawn(async move {
-        let start = match start {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = tx.send(expired_event(&e.to_string())).await;
-                return;
-            }
-        };
-        let mut w = Watcher {
+    let stream = WatchStream {
+        w: Watcher {
             rt,
-            ns,
+            ns: ns.map(str::to_string),
             opts,
             table,
             full_object,
             first: true,
-            api,
-            tx,
-        };
-        let mut last_rv = start.rv;
-        let mut batch = Batch::default();
-        for c in &start.initial {
-            if let Some(line) = w.line(c) {
-                batch.push(line);
-            }
-            if batch.full() && !w.flush(&mut batch).await {
-                return;
-            }
-        }
-        if !w.flush(&mut batch).await {
-            return;
-        }
-        if send_initial && !w.bookmark(last_rv, true).await {
-            return;
-        }
-        let mut live: broadcast::Receiver<Arc<Change>> = start.live;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let final_bookmark = deadline
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(deadline);
-        let mut tick = tokio::time::interval_at(
+            api: st.api.clone(),
+        },
+        start: Some(start),
+        initial: Vec::new(),
+        next_initial: 0,
+        initial_end_bookmark: send_initial,
+        live: None,
+        last_rv: 0,
+        bookmarks,
+        sent_final: false,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        final_bookmark: Box::pin(tokio::time::sleep(
+            timeout
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or(timeout),
+        )),
+        tick: tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(60),
             Duration::from_secs(60),
-        );
-        let mut sent_final = false;
+        ),
+        done: false,
+    };
+    // The connection polls the stream itself: one task per watcher, woken by the change feed.
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        s.next_frame().await.map(|b| (Ok::<_, Infallible>(b), s))
+    });
+    let mut r = Response::new(Body::from_stream(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(if table {
+            TABLE_CONTENT_TYPE
+        } else {
+            "application/json"
+        }),
+    );
+    Ok(r)
+}
+
+/// One watch: initial events (synthetic ADDED or a replay), the initial-events-end bookmark
+/// when asked, then live changes, periodic bookmarks, and the end at the timeout. Each frame
+/// carries every event already waiting (up to `BATCH_BYTES`).
+struct WatchStream {
+    w: Watcher,
+    start: Option<crate::error::Result<crate::store::WatchStart>>,
+    initial: Vec<Arc<Change>>,
+    next_initial: usize,
+    initial_end_bookmark: bool,
+    live: Option<broadcast::Receiver<Arc<Change>>>,
+    last_rv: u64,
+    bookmarks: bool,
+    sent_final: bool,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    final_bookmark: std::pin::Pin<Box<tokio::time::Sleep>>,
+    tick: tokio::time::Interval,
+    done: bool,
+}
+
+impl WatchStream {
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        if let Some(start) = self.start.take() {
+            match start {
+                Ok(s) => {
+                    self.initial = s.initial;
+                    self.last_rv = s.rv;
+                    self.live = Some(s.live);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(expired_event(&e.to_string()));
+                }
+            }
+        }
+        let mut batch = Batch::default();
+        while self.next_initial < self.initial.len() && !batch.full() {
+            let c = self.initial[self.next_initial].clone();
+            self.next_initial += 1;
+            if let Some(line) = self.w.line(&c) {
+                batch.push(line);
+            }
+        }
+        if let Some(b) = batch.take() {
+            return Some(b);
+        }
+        if std::mem::take(&mut self.initial_end_bookmark) {
+            return Some(self.w.bookmark(self.last_rv, true));
+        }
+        let live = self.live.as_mut()?;
         loop {
             tokio::select! {
                 msg = live.recv() => {
-                    // The changes already waiting go out in the same write as this one: under
-                    // a burst, one channel send and one socket write carry many events.
+                    // The changes already waiting go out in the same frame as this one: under
+                    // a burst, one socket write carries many events.
                     let mut msg = msg.map_err(|e| match e {
                         broadcast::error::RecvError::Lagged(n) => TryRecvError::Lagged(n),
                         broadcast::error::RecvError::Closed => TryRecvError::Closed,
@@ -899,23 +950,26 @@ fn watch(
                     loop {
                         match msg {
                             Ok(c) => {
-                                if c.rv > last_rv {
-                                    last_rv = c.rv;
-                                    if let Some(line) = w.line(&c) {
+                                if c.rv > self.last_rv {
+                                    self.last_rv = c.rv;
+                                    if let Some(line) = self.w.line(&c) {
                                         batch.push(line);
                                     }
                                 }
                             }
                             Err(TryRecvError::Empty) => break,
                             Err(TryRecvError::Lagged(_)) => {
-                                if w.flush(&mut batch).await {
-                                    let _ = w.tx.send(expired_event(&format!("too old resource version: {last_rv} ({})", w.api.resource_version()))).await;
-                                }
-                                return;
+                                self.done = true;
+                                batch.push(expired_event(&format!(
+                                    "too old resource version: {} ({})",
+                                    self.last_rv,
+                                    self.w.api.resource_version()
+                                )));
+                                return batch.take();
                             }
                             Err(TryRecvError::Closed) => {
-                                w.flush(&mut batch).await;
-                                return;
+                                self.done = true;
+                                return batch.take();
                             }
                         }
                         if batch.full() {
@@ -923,26 +977,24 @@ fn watch(
                         }
                         msg = live.try_recv();
                     }
-                    if !w.flush(&mut batch).await { return; }
+                    if let Some(b) = batch.take() {
+                        return Some(b);
+                    }
                 }
-                _ = tick.tick(), if bookmarks => { if !w.bookmark(last_rv, false).await { return; } }
-                _ = tokio::time::sleep_until(final_bookmark), if bookmarks && !sent_final => {
-                    sent_final = true;
-                    if !w.bookmark(last_rv, false).await { return; }
+                _ = self.tick.tick(), if self.bookmarks => {
+                    return Some(self.w.bookmark(self.last_rv, false));
                 }
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = w.tx.closed() => return,
+                _ = &mut self.final_bookmark, if self.bookmarks && !self.sent_final => {
+                    self.sent_final = true;
+                    return Some(self.w.bookmark(self.last_rv, false));
+                }
+                _ = &mut self.deadline => {
+                    self.done = true;
+                    return None;
+                }
             }
         }
-    });
-    Ok(stream_response(
-        if table {
-            TABLE_CONTENT_TYPE
-        } else {
-            "application/json"
-        },
-        rx,
-    ))
+    }
 }
 
 struct Watcher {
@@ -953,7 +1005,6 @@ struct Watcher {
     full_object: bool,
     first: bool,
     api: Arc<ApiServer>,
-    tx: mpsc::Sender<Bytes>,
 }
 
 /// Event lines waiting to be written together.
@@ -988,6 +1039,15 @@ impl Batch {
 
     fn full(&self) -> bool {
         matches!(self, Batch::Many(v) if v.len() >= BATCH_BYTES)
+    }
+
+    /// The batch's bytes, leaving it empty; None if it was.
+    fn take(&mut self) -> Option<Bytes> {
+        match std::mem::take(self) {
+            Batch::Empty => None,
+            Batch::One(b) => Some(b),
+            Batch::Many(v) => Some(Bytes::from(v)),
+        }
     }
 }
 
@@ -1025,27 +1085,15 @@ impl Watcher {
         Some(Bytes::from(b))
     }
 
-    /// Writes the batch; false once the client is gone.
-    async fn flush(&mut self, batch: &mut Batch) -> bool {
-        let bytes = match std::mem::take(batch) {
-            Batch::Empty => return true,
-            Batch::One(b) => b,
-            Batch::Many(v) => Bytes::from(v),
-        };
-        self.tx.send(bytes).await.is_ok()
-    }
-
-    async fn bookmark(&mut self, rv: u64, initial_end: bool) -> bool {
+    /// A BOOKMARK event line at `rv`.
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj =
             json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta});
-        self.tx
-            .send(line(&json!({"type": "BOOKMARK", "object": obj})))
-            .await
-            .is_ok()
+        line(&json!({"type": "BOOKMARK", "object": obj}))
     }
 }
 
