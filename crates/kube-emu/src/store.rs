@@ -68,15 +68,31 @@ impl Change {
     /// may see a MODIFIED as ADDED or DELETED). The line for the change's own kind is made
     /// once and shared by every watcher.
     pub fn line(&self, kind: EventType) -> Bytes {
-        let make = || {
-            let json = self.json.json(&self.object);
-            let mut b = Vec::with_capacity(json.len() + 32);
-            b.extend_from_slice(b"{\"object\":");
-            b.extend_from_slice(json);
+        const PREFIX: &[u8] = b"{\"object\":";
+        let suffix = |b: &mut Vec<u8>| {
             b.extend_from_slice(b",\"type\":\"");
             b.extend_from_slice(kind.as_str().as_bytes());
             b.extend_from_slice(b"\"}\n");
-            Bytes::from(b)
+        };
+        let make = || {
+            if let Some(json) = self.json.full.get().map(|(b, _)| b) {
+                let mut b = Vec::with_capacity(json.len() + 32);
+                b.extend_from_slice(PREFIX);
+                b.extend_from_slice(json);
+                suffix(&mut b);
+                return Bytes::from(b);
+            }
+            // Not encoded yet: encode inside the line, and let the object's encoding be the
+            // slice of it, so the bytes are kept once.
+            let mut b = Vec::with_capacity(2048);
+            b.extend_from_slice(PREFIX);
+            let span = encode_into(&mut b, &self.object);
+            let end = b.len();
+            suffix(&mut b);
+            let line = Bytes::from(b);
+            // A list that encoded it meanwhile made the same bytes: either copy will do.
+            let _ = self.json.full.set((line.slice(PREFIX.len()..end), span));
+            line
         };
         if kind == self.kind {
             self.line.get_or_init(make).clone()
@@ -125,30 +141,36 @@ impl Encoding {
 /// `serde_json::to_vec(obj)`, written key by key (serde_json's maps are sorted, so the order is
 /// the same) to note where `metadata`'s value lies.
 fn encode_with_metadata_span(obj: &Value) -> (Bytes, Range<usize>) {
-    let Value::Object(m) = obj else {
-        return (
-            Bytes::from(serde_json::to_vec(obj).unwrap_or_default()),
-            0..0,
-        );
-    };
     let mut out = Vec::with_capacity(1024);
+    let span = encode_into(&mut out, obj);
+    (Bytes::from(out), span)
+}
+
+/// Appends `serde_json::to_vec(obj)` to `out`; returns the span of `metadata`'s value within
+/// what it appended (empty when there is none).
+fn encode_into(out: &mut Vec<u8>, obj: &Value) -> Range<usize> {
+    let base = out.len();
+    let Value::Object(m) = obj else {
+        // Writing into a Vec cannot fail, and a Value always serializes.
+        let _ = serde_json::to_writer(&mut *out, obj);
+        return 0..0;
+    };
     let mut span = 0..0;
     out.push(b'{');
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        // Writing into a Vec cannot fail, and a Value always serializes.
-        let _ = serde_json::to_writer(&mut out, k);
+        let _ = serde_json::to_writer(&mut *out, k);
         out.push(b':');
         let start = out.len();
-        let _ = serde_json::to_writer(&mut out, v);
+        let _ = serde_json::to_writer(&mut *out, v);
         if k == "metadata" {
-            span = start..out.len();
+            span = start - base..out.len() - base;
         }
     }
     out.push(b'}');
-    (Bytes::from(out), span)
+    span
 }
 
 /// Which part of an object a write may change.
@@ -1523,4 +1545,112 @@ fn decode_continue(tok: &str) -> Result<(u64, Key)> {
             v["name"].as_str().ok_or_else(bad)?.to_string(),
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn server() -> ApiServer {
+        ApiServer::new(
+            Arc::new(ManualClock::new(1_700_000_000_000)),
+            Config::default(),
+        )
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"metadata": {"name": name, "labels": {"app": "w\"eb", "ü": "x"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    }
+
+    #[test]
+    fn a_watch_line_and_the_objects_encoding_are_serde_jsons_bytes_whichever_comes_first() {
+        let api = server();
+        let pods = lookup("", "pods").expect("pods are served");
+        let w = api.watch(pods, None, Some(api.resource_version())).unwrap();
+        let mut live = w.live;
+        api.create(pods, Some("default"), pod("a"), false).unwrap();
+        api.create(pods, Some("default"), pod("b"), false).unwrap();
+        let (a, b) = (live.try_recv().unwrap(), live.try_recv().unwrap());
+        // `a`: the line first, then the encoding (a slice of it); `b`: the other way round.
+        let line_a = a.line(EventType::Added);
+        let json_b = b.json.json(&b.object).clone();
+        let line_b = b.line(EventType::Added);
+        for (c, line) in [(&a, line_a), (&b, line_b)] {
+            let want = serde_json::to_vec(&*c.object).unwrap();
+            assert_eq!(c.json.json(&c.object)[..], want[..]);
+            assert_eq!(
+                c.json.metadata(&c.object)[..],
+                serde_json::to_vec(&c.object["metadata"]).unwrap()[..]
+            );
+            let event: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(event, json!({"type": "ADDED", "object": *c.object}));
+            assert!(line.ends_with(b"\n"));
+            // Seen as another kind by a filtered watcher: its own line, same object.
+            let other: Value = serde_json::from_slice(&c.line(EventType::Deleted)).unwrap();
+            assert_eq!(other["type"], "DELETED");
+            assert_eq!(other["object"], *c.object);
+        }
+        assert_eq!(json_b[..], serde_json::to_vec(&*b.object).unwrap()[..]);
+        // A list shares the encodings the watch made.
+        let page = api
+            .list(pods, Some("default"), &ListOptions::default())
+            .unwrap();
+        let listed = page.encodings[0].json(&page.items[0]);
+        assert!(std::ptr::eq(
+            listed.as_ptr(),
+            a.json.json(&a.object).as_ptr()
+        ));
+    }
+
+    #[test]
+    fn a_status_only_merge_patch_changes_the_status_and_nothing_else() {
+        let api = server();
+        let pods = lookup("", "pods").expect("pods are served");
+        let created = api.create(pods, Some("default"), pod("p"), false).unwrap();
+        let patch = json!({"status": {"phase": "Running", "qosClass": null, "podIP": "10.0.0.1"}});
+        let (fast, _) = api
+            .patch(
+                pods,
+                Some("default"),
+                "p",
+                PatchType::Merge,
+                &patch,
+                Target::Status,
+                None,
+            )
+            .unwrap();
+        let mut want = created.clone();
+        merge_patch(&mut want, &patch);
+        want["metadata"]["resourceVersion"] = fast["metadata"]["resourceVersion"].clone();
+        assert_eq!(fast, want);
+        // The same patch again writes nothing.
+        let rv = api.resource_version();
+        api.patch(
+            pods,
+            Some("default"),
+            "p",
+            PatchType::Merge,
+            &patch,
+            Target::Status,
+            None,
+        )
+        .unwrap();
+        assert_eq!(api.resource_version(), rv);
+        // A status patch that also names other fields keeps them unchanged, as before.
+        let (slow, _) = api
+            .patch(
+                pods,
+                Some("default"),
+                "p",
+                PatchType::Merge,
+                &json!({"spec": {"nodeName": "n9"}, "status": {"phase": "Succeeded"}}),
+                Target::Status,
+                None,
+            )
+            .unwrap();
+        assert!(slow["spec"].get("nodeName").is_none());
+        assert_eq!(slow["status"]["phase"], "Succeeded");
+    }
 }
