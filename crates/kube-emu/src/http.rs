@@ -5,6 +5,11 @@
 //! The router serves the API at its root and works nested under a prefix (the emulator mounts
 //! it at `/kube/<cluster-id>`); the prefix is recovered from the original URI where a client
 //! needs it (the OpenAPI index).
+//!
+//! Scale (1,000 nodes, 30,000 pods): list bodies are written straight from the objects' shared
+//! encodings and streamed in chunks (big lists are encoded ahead on the blocking pool, and a
+//! paged list prepares its next pages while the current one is sent); a watch is a stream the
+//! connection polls itself, each frame carrying every event already waiting.
 
 use std::convert::Infallible;
 use std::sync::Arc;

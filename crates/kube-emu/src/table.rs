@@ -1,6 +1,11 @@
 //! Server-side printing: the `meta.k8s.io/v1` Table that `kubectl get` asks for, with the
 //! columns the real server's printers produce (`pkg/printers/internalversion/printers.go`).
 //! Priority-1 columns are the ones kubectl shows only with `-o wide`.
+//!
+//! Rows are written as bytes, not built as `Value`s: an object's cells are made once per
+//! version (a [`CellsTemplate`] with holes for the AGE-like cells, kept in its encoding) and its
+//! metadata is a slice of its shared JSON, so the output is byte for byte what serializing the
+//! `Value` form ([`row`]) gives, at a fraction of the cost.
 
 use std::borrow::Cow;
 
