@@ -243,10 +243,11 @@ async fn a_failed_create_deletes_what_it_made_and_says_why() {
     let message = c["statusMessage"].as_str().unwrap();
     assert!(message.starts_with("creation failed:"), "{message}");
     assert!(message.contains("was deleted"), "{message}");
+    // The cluster shows ERROR a moment before its operation is recorded as failed.
+    let ops = server.wait_ops_finished(id).await;
     // Cleanup is asynchronous in the cloud; the operation waited for it to finish.
     assert_eq!(env.inventory(), (0, 0, 0));
     env.assert_no_orphans();
-    let ops = server.operations(id).await;
     assert_eq!(ops[0]["status"], "failed");
     assert!(ops[0]["lastError"].as_str().is_some_and(|e| !e.is_empty()));
     // The ERROR cluster deletes cleanly.
