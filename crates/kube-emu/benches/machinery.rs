@@ -1,6 +1,8 @@
 //! Scale figures for the emulated cluster's machinery: 1,000 nodes and 30,000 pods.
 //!
-//! Printed once (one-shot wall-clock figures, each a whole scenario):
+//! Printed once (one-shot wall-clock figures, each a whole scenario, with the median, p99 and
+//! longest pass: a pass must stay short, since the emulator runs every cluster's passes one
+//! after another on one ticker):
 //! * registering 1,000 machines as nodes (with their daemon pods running);
 //! * 30 Deployments × 1,000 replicas from creation to every pod Running;
 //! * scheduling throughput: 30,000 bare pods bound (kubelets too slow to start them).

@@ -10,9 +10,11 @@
 //!           reflectors list); the Tables `kubectl get pods -A` (and `-o wide`, the same
 //!           request) and `kubectl get nodes` ask for, full and paged as kubectl pages them
 //! ```
-//! Each list figure is the median (and min) of several runs, client receive and decode of the
-//! chunked body included. The machine's load average is printed at the start and the end:
-//! figures on a shared 2-core machine move with it.
+//! Each list figure is the first run (which meets objects nothing has encoded yet, unless the
+//! watchers did) and the median (and min) of the later ones, client receive and decode of the
+//! chunked body included, with the process's CPU time beside the wall time. Write bodies are
+//! made before the clock starts. The machine's load average is printed at the start and the
+//! end: figures on a shared 2-core machine move with it.
 //!
 //! Run: `cargo run --release -p kube-emu --example bench` (`-- lists` skips the writes phase's
 //! watchers and pacing and only builds the store and measures the lists; `-- serve` keeps
