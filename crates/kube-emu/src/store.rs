@@ -811,16 +811,26 @@ impl ApiServer {
     ) -> Result<ListPage> {
         let inner = self.lock();
         let map = &inner.objects[type_index(rt)];
-        let (mut list_rv, mut start) = (inner.rv, None);
+        let now = self.clock.now_ms();
+        let (mut list_rv, mut start, mut listed_at) = (inner.rv, None, now);
         if let Some(tok) = opts.continue_token.as_deref().filter(|t| !t.is_empty()) {
-            let (rv, key) = decode_continue(tok)?;
-            if rv < inner.compacted {
+            let (rv, key, at) = decode_continue(tok)?;
+            // Pages are read from the live state, so a token is only as old as its first page:
+            // it lasts as long as etcd keeps a revision (its default compaction interval),
+            // however many writes come meanwhile; a token without that time (made by an older
+            // server) lasts as long as the watch history.
+            let expired = match at {
+                Some(t) => now.saturating_sub(t) > CONTINUE_TTL_MS,
+                None => rv < inner.compacted,
+            };
+            if expired {
                 return Err(Error::Expired(
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
                 ));
             }
             list_rv = rv;
             start = Some(key);
+            listed_at = at.unwrap_or(now);
         }
         let ns_filter = ns.filter(|_| rt.namespaced).map(str::to_string);
         let lower = match (&start, &ns_filter) {
@@ -863,7 +873,10 @@ impl ApiServer {
             remaining += range.filter(|(k, e)| wanted(k, e)).count() as u64;
         }
         let (continue_token, remaining) = match last_key {
-            Some(k) if remaining > 0 => (Some(encode_continue(list_rv, k)), Some(remaining)),
+            Some(k) if remaining > 0 => (
+                Some(encode_continue(list_rv, k, listed_at)),
+                Some(remaining),
+            ),
             _ => (None, None),
         };
         Ok(ListPage {
@@ -1531,12 +1544,16 @@ impl ApiServer {
     }
 }
 
-fn encode_continue(rv: u64, key: &Key) -> String {
-    let raw = json!({"rv": rv, "ns": key.0, "name": key.1}).to_string();
+/// How long a continue token lasts: etcd's default compaction interval, 5 minutes.
+const CONTINUE_TTL_MS: i64 = 5 * 60 * 1000;
+
+fn encode_continue(rv: u64, key: &Key, listed_at_ms: i64) -> String {
+    let raw = json!({"rv": rv, "ns": key.0, "name": key.1, "at": listed_at_ms}).to_string();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_continue(tok: &str) -> Result<(u64, Key)> {
+/// (resourceVersion, last key, when the first page was listed if the token says).
+fn decode_continue(tok: &str) -> Result<(u64, Key, Option<i64>)> {
     let bad = || {
         Error::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into())
     };
@@ -1550,6 +1567,7 @@ fn decode_continue(tok: &str) -> Result<(u64, Key)> {
             v["ns"].as_str().ok_or_else(bad)?.to_string(),
             v["name"].as_str().ok_or_else(bad)?.to_string(),
         ),
+        v["at"].as_i64(),
     ))
 }
 
@@ -1608,6 +1626,50 @@ mod tests {
             listed.as_ptr(),
             a.json.json(&a.object).as_ptr()
         ));
+    }
+
+    #[test]
+    fn a_continue_token_outlives_the_watch_history_but_not_five_minutes() {
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let api = ApiServer::new(
+            clock.clone(),
+            Config {
+                history: 10,
+                ..Config::default()
+            },
+        );
+        let pods = lookup("", "pods").expect("pods are served");
+        for i in 0..5 {
+            api.create(pods, Some("default"), pod(&format!("p{i}")), false)
+                .unwrap();
+        }
+        let page = |tok: Option<String>| {
+            api.list(
+                pods,
+                Some("default"),
+                &ListOptions {
+                    limit: 2,
+                    continue_token: tok,
+                    ..ListOptions::default()
+                },
+            )
+        };
+        let first = page(None).unwrap();
+        // Far more writes than the history keeps, as under a burst.
+        for i in 0..50 {
+            api.create(pods, Some("kube-system"), pod(&format!("q{i}")), false)
+                .unwrap();
+        }
+        let second = page(first.continue_token.clone()).unwrap();
+        assert_eq!(second.items[0]["metadata"]["name"], "p2");
+        assert_eq!(second.resource_version, first.resource_version);
+        clock.advance_ms(CONTINUE_TTL_MS + 1);
+        let err = page(second.continue_token.clone()).unwrap_err();
+        assert!(matches!(err, Error::Expired(_)), "{err:?}");
+        // A token without its time (an older server's) expires with the history, as before.
+        let legacy = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!({"rv": 1, "ns": "default", "name": "p1"}).to_string());
+        assert!(matches!(page(Some(legacy)), Err(Error::Expired(_))));
     }
 
     #[test]
