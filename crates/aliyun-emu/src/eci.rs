@@ -1695,40 +1695,6 @@ mod tests {
     }
 
     #[test]
-    fn a_shell_script_prints_sleeps_and_exits_with_its_code() {
-        let s = sh("echo hi; sleep 2 && echo 'two words'; exit 3");
-        assert_eq!(
-            s.lines,
-            vec![(0, "hi".to_owned()), (2000, "two words".to_owned())]
-        );
-        assert_eq!(s.end, Some((2000, 3)));
-    }
-
-    #[test]
-    fn the_end_of_a_script_exits_with_the_last_status() {
-        assert_eq!(sh("echo done").end, Some((0, 0)));
-        assert_eq!(sh("sleep 0.5; false").end, Some((500, 1)));
-        assert_eq!(script(&words(&["sleep", "1"]), &[]).end, Some((1000, 0)));
-        assert_eq!(
-            script(&words(&["/bin/sh"]), &words(&["-c", "exit 300"])).end,
-            Some((0, 44)),
-            "exit codes wrap at 256 as in a shell"
-        );
-    }
-
-    #[test]
-    fn servers_and_image_entrypoints_keep_running() {
-        assert_eq!(script(&[], &[]).end, None);
-        assert_eq!(
-            script(&words(&["nginx", "-g", "daemon off;"]), &[]).end,
-            None
-        );
-        let s = sh("echo starting; python app.py; echo never");
-        assert_eq!((s.lines.len(), s.end), (1, None));
-        assert_eq!(sh("sleep infinity").end, None);
-    }
-
-    #[test]
     fn absurdly_long_sleeps_saturate_instead_of_overflowing() {
         let s = sh("sleep 1e300; sleep 1e300; exit 0");
         assert_eq!(s.end, Some((i64::MAX, 0)));
@@ -1739,18 +1705,6 @@ mod tests {
             1_700_000_001_000,
         );
         assert_eq!(line.map(|l| l.current.end), Some(None), "still sleeping");
-    }
-
-    #[test]
-    fn a_bad_sleep_fails_like_coreutils() {
-        let s = sh("sleep soon");
-        assert_eq!(s.end, Some((0, 1)));
-        assert!(s.lines[0].1.contains("invalid time interval"));
-    }
-
-    #[test]
-    fn quoted_separators_do_not_split_statements() {
-        assert_eq!(sh("echo 'a; b'").lines, vec![(0, "a; b".to_owned())]);
     }
 
     #[test]

@@ -207,4 +207,16 @@ mod tests {
         assert_eq!((s.lines.len(), s.end), (1, None));
         assert_eq!(sh("sleep infinity").end, None);
     }
+
+    #[test]
+    fn a_bad_sleep_fails_like_coreutils() {
+        let s = sh("sleep soon");
+        assert_eq!(s.end, Some((0, 1)));
+        assert!(s.lines[0].1.contains("invalid time interval"));
+    }
+
+    #[test]
+    fn quoted_separators_do_not_split_statements() {
+        assert_eq!(sh("echo 'a; b'").lines, vec![(0, "a; b".to_owned())]);
+    }
 }
