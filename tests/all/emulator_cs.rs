@@ -17,7 +17,7 @@ use std::time::Duration;
 const REGION: &str = "cn-hangzhou";
 const WORKER: &str = "ecs.g7.xlarge";
 
-fn pool(name: &str, desired: u32) -> NodePoolSpec {
+pub(crate) fn pool(name: &str, desired: u32) -> NodePoolSpec {
     NodePoolSpec {
         nodepool_info: NodePoolInfoSpec {
             name: Some(name.into()),
@@ -45,7 +45,7 @@ fn resize_to(desired: u32) -> NodePoolSpec {
     }
 }
 
-fn managed(name: &str, pools: Vec<NodePoolSpec>) -> CreateClusterRequest {
+pub(crate) fn managed(name: &str, pools: Vec<NodePoolSpec>) -> CreateClusterRequest {
     CreateClusterRequest {
         name: name.into(),
         region_id: REGION.into(),
@@ -57,7 +57,7 @@ fn managed(name: &str, pools: Vec<NodePoolSpec>) -> CreateClusterRequest {
 }
 
 /// Polls the cluster until `state`, failing after a few seconds of wall time.
-async fn wait_for_state(client: &Client, cluster_id: &str, state: &str) {
+pub(crate) async fn wait_for_state(client: &Client, cluster_id: &str, state: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let c = client

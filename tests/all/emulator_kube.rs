@@ -1,56 +1,21 @@
 //! The Kubernetes API of emulated ACK clusters, through the kubeconfig that
 //! DescribeClusterUserKubeconfig returns, with the real kubectl as the client.
 
+use crate::emulator_cs::{managed, pool, wait_for_state};
 use crate::kubectl::Kubectl;
 use crate::support::{client, config, start};
 use aliyun::Client;
-use aliyun::cs::{CreateClusterRequest, NodePoolInfoSpec, NodePoolSpec, ScalingGroupSpec};
 use std::time::Duration;
-
-const REGION: &str = "cn-hangzhou";
 
 /// Creates a managed cluster with one pool of `workers` nodes and waits until it runs.
 async fn running_cluster(client: &Client, name: &str, workers: u32) -> String {
     let created = client
         .cs()
-        .create_cluster(&CreateClusterRequest {
-            name: name.into(),
-            region_id: REGION.into(),
-            cluster_type: "ManagedKubernetes".into(),
-            vswitch_ids: vec!["vsw-cn-hangzhou-k".into()],
-            nodepools: vec![NodePoolSpec {
-                nodepool_info: NodePoolInfoSpec {
-                    name: Some("pool1".into()),
-                },
-                scaling_group: ScalingGroupSpec {
-                    vswitch_ids: Some(vec!["vsw-cn-hangzhou-k".into()]),
-                    instance_types: Some(vec!["ecs.g7.xlarge".into()]),
-                    desired_size: Some(workers),
-                    ..ScalingGroupSpec::default()
-                },
-                ..NodePoolSpec::default()
-            }],
-            ..CreateClusterRequest::default()
-        })
+        .create_cluster(&managed(name, vec![pool("pool1", workers)]))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let c = client
-            .cs()
-            .describe_cluster_detail(&created.cluster_id)
-            .await
-            .unwrap();
-        if c.state == "running" {
-            return created.cluster_id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "cluster stayed {}",
-            c.state
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_state(client, &created.cluster_id, "running").await;
+    created.cluster_id
 }
 
 async fn kubeconfig(client: &Client, cluster_id: &str) -> String {
